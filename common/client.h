@@ -1,0 +1,75 @@
+// The Client interface: the only way components read and write cluster state
+// (DESIGN rule 1). The API server's registry implements it in-process (same
+// defaulting, validation, admission and watch events as an HTTP request).
+#pragma once
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/json.h"
+#include "common/resources.h"
+
+namespace k1s {
+
+struct ListOptions {
+  std::string labelSelector;
+  std::string fieldSelector;
+  int64_t limit = 0;            // 0: no paging
+  std::string continueToken;
+  std::string resourceVersion;  // list: ignored (always latest); watch: start after this RV
+  bool allowWatchBookmarks = false;
+  int timeoutSeconds = 0;       // watch only; 0: no timeout
+};
+
+struct WriteOptions {
+  bool dryRun = false;
+  std::string fieldManager;
+  std::string fieldValidation;  // "", "Strict", "Warn", "Ignore" (HTTP layer checks unknown fields)
+};
+
+struct DeleteOptions {
+  std::optional<int64_t> gracePeriodSeconds;
+  std::string propagationPolicy;  // "", "Background", "Foreground", "Orphan"
+  std::optional<std::string> preconditionUid;
+  std::optional<std::string> preconditionResourceVersion;
+  bool dryRun = false;
+};
+
+enum class PatchType { Merge, JSON, Strategic, Apply };
+
+struct WatchEvent {
+  std::string type;  // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
+  Json object;
+};
+
+class Watch {
+ public:
+  virtual ~Watch() = default;
+  // Waits up to `timeout` for the next event. Returns false on timeout or when
+  // the watch has ended (then done() is true).
+  virtual bool next(WatchEvent& out, std::chrono::milliseconds timeout) = 0;
+  virtual bool done() const = 0;
+  virtual void stop() = 0;
+};
+
+class Client {
+ public:
+  virtual ~Client() = default;
+  // `ns` is ignored for cluster-scoped kinds. `sub` names a subresource ("status", "scale").
+  virtual Json create(const ResourceInfo& r, const std::string& ns, Json obj, const WriteOptions& o = {}) = 0;
+  virtual Json get(const ResourceInfo& r, const std::string& ns, const std::string& name,
+                   const std::string& sub = "") = 0;
+  // Returns a List object (kind XList, metadata.resourceVersion, items).
+  virtual Json list(const ResourceInfo& r, const std::string& ns, const ListOptions& o = {}) = 0;
+  virtual Json update(const ResourceInfo& r, const std::string& ns, Json obj, const std::string& sub = "",
+                      const WriteOptions& o = {}) = 0;
+  virtual Json patch(const ResourceInfo& r, const std::string& ns, const std::string& name, PatchType type,
+                     const Json& patch, const std::string& sub = "", const WriteOptions& o = {}) = 0;
+  // Returns the object as deleted (or as marked for deletion when finalizers/grace apply).
+  virtual Json remove(const ResourceInfo& r, const std::string& ns, const std::string& name,
+                      const DeleteOptions& o = {}) = 0;
+  virtual std::unique_ptr<Watch> watch(const ResourceInfo& r, const std::string& ns, const ListOptions& o = {}) = 0;
+};
+
+}  // namespace k1s
