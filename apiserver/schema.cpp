@@ -1,0 +1,244 @@
+// The embedded OpenAPI v3 documents (apiserver/schema/openapi-v3.json, made by
+// scripts/gen-schema.py) and the questions the rest of k1s asks of them.
+#include "apiserver/schema.h"
+
+#include <openssl/evp.h>
+
+#include <map>
+#include <stdexcept>
+
+// Defined by the assembler .incbin in the build (see CMakeLists.txt); plain
+// assembler globals, hence C linkage. A NUL byte follows k1s_schema_end.
+extern "C" const char k1s_schema_data[];
+extern "C" const char k1s_schema_end[];
+
+namespace k1s {
+namespace {
+
+constexpr const char* kRefPrefix = "#/components/schemas/";
+
+struct KindSchema {
+  const Json* doc = nullptr;   // the group-version document
+  const Json* root = nullptr;  // the kind's definition in components.schemas
+};
+
+struct SchemaStore {
+  Json docs;                                 // "api/v1" -> OpenAPI document
+  Json root;                                 // the /openapi/v3 listing
+  std::map<std::string, std::string> hashes;  // "api/v1" -> uppercase hex sha512
+  std::map<std::string, KindSchema> kinds;   // "apps/v1/Deployment" -> schema
+};
+
+std::string sha512Hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha512(), nullptr) != 1)
+    throw std::runtime_error("schema: sha512 failed");
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 0xF];
+  }
+  return out;
+}
+
+std::string kindKey(const std::string& apiVersion, const std::string& kind) { return apiVersion + "/" + kind; }
+
+const SchemaStore& store() {
+  static const SchemaStore s = [] {
+    SchemaStore st;
+    Json all = Json::parse(k1s_schema_data, k1s_schema_end);
+    st.docs = std::move(all.at("documents"));
+    st.root = Json{{"paths", Json::object()}};
+    for (auto& [path, doc] : st.docs.items()) {
+      st.hashes[path] = sha512Hex(doc.dump());
+      st.root["paths"][path] = {{"serverRelativeURL", "/openapi/v3/" + path + "?hash=" + st.hashes[path]}};
+    }
+    // Index every kind by its GVK extension, in the document of its own group-version.
+    for (auto& [path, doc] : st.docs.items()) {
+      for (auto& [name, def] : doc["components"]["schemas"].items()) {
+        auto ext = def.find("x-kubernetes-group-version-kind");
+        if (ext == def.end()) continue;
+        for (auto& g : *ext) {
+          std::string group = g.value("group", ""), version = g.value("version", "");
+          std::string gvPath = group.empty() ? "api/" + version : "apis/" + group + "/" + version;
+          if (gvPath != path) continue;
+          std::string apiVersion = group.empty() ? version : group + "/" + version;
+          st.kinds[kindKey(apiVersion, g.value("kind", ""))] = KindSchema{&doc, &def};
+        }
+      }
+    }
+    return st;
+  }();
+  return s;
+}
+
+const KindSchema* kindSchema(const ResourceInfo& r) {
+  auto& kinds = store().kinds;
+  auto it = kinds.find(kindKey(r.apiVersion(), r.kind));
+  return it == kinds.end() ? nullptr : &it->second;
+}
+
+// The definition a node points at, or the node itself.
+const Json& deref(const Json& doc, const Json& node) {
+  auto ref = node.find("$ref");
+  if (ref == node.end() || !ref->is_string()) return node;
+  std::string name = ref->get<std::string>().substr(std::string(kRefPrefix).size());
+  auto& schemas = doc["components"]["schemas"];
+  auto it = schemas.find(name);
+  return it == schemas.end() ? node : *it;
+}
+
+bool isArraySchema(const Json& s) { return s.value("type", "") == "array" && s.contains("items"); }
+
+// A schema that says nothing about its members (RawExtension, FieldsV1, Patch,
+// IntOrString, Quantity, preserve-unknown-fields) accepts any content.
+bool acceptsAnything(const Json& s) {
+  if (s.value("x-kubernetes-preserve-unknown-fields", false)) return true;
+  return !s.contains("properties") && !s.contains("additionalProperties") && !s.contains("items");
+}
+
+void collectUnknown(const Json& doc, const Json& schemaNode, const Json& value, const std::string& path,
+                    std::vector<std::string>& out) {
+  const Json& s = deref(doc, schemaNode);
+  if (acceptsAnything(s)) return;
+  if (value.is_object()) {
+    auto props = s.find("properties");
+    auto extra = s.find("additionalProperties");
+    for (auto& [key, child] : value.items()) {
+      std::string childPath = path + "." + key;
+      if (props != s.end() && props->contains(key)) {
+        collectUnknown(doc, (*props)[key], child, childPath, out);
+      } else if (extra != s.end() && extra->is_object()) {
+        collectUnknown(doc, *extra, child, childPath, out);
+      } else if (extra != s.end() && extra->is_boolean() && extra->get<bool>()) {
+        continue;
+      } else if (props != s.end()) {
+        out.push_back(childPath);
+      }
+    }
+  } else if (value.is_array() && isArraySchema(s)) {
+    for (size_t i = 0; i < value.size(); ++i)
+      collectUnknown(doc, s["items"], value[i], path + "[" + std::to_string(i) + "]", out);
+  }
+  // Anything else is a type mismatch, not an unknown field: decoding reports it.
+}
+
+// One step down a field path: through array items, then into the named
+// property (or a map's value schema). Returns the property node as written
+// (so its list/patch extensions are still there), or nullptr.
+const Json* childNode(const Json& doc, const Json& node, const std::string& field) {
+  const Json* s = &deref(doc, node);
+  while (isArraySchema(*s)) s = &deref(doc, (*s)["items"]);
+  auto props = s->find("properties");
+  if (props != s->end()) {
+    auto it = props->find(field);
+    if (it != props->end()) return &*it;
+  }
+  auto extra = s->find("additionalProperties");
+  if (extra != s->end() && extra->is_object()) return &*extra;
+  return nullptr;
+}
+
+// A node with its $ref replaced by the definition it names; the property's own
+// keys (list/patch extensions) are kept, and "x-k1s-ref" names the definition.
+Json resolved(const Json& doc, const Json& node) {
+  const Json& target = deref(doc, node);
+  Json out = target;
+  if (&target != &node) {
+    std::string ref = node["$ref"].get<std::string>();
+    out["x-k1s-ref"] = ref.substr(std::string(kRefPrefix).size());
+    for (auto& [k, v] : node.items())
+      if (k != "$ref") out[k] = v;
+  }
+  if (isArraySchema(out)) out["items"] = resolved(doc, out["items"]);
+  return out;
+}
+
+std::vector<std::string> splitDots(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == '.') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+}  // namespace
+
+const Json& openapiV3Root() { return store().root; }
+
+const Json* openapiV3Document(const std::string& path) {
+  std::string p = (!path.empty() && path[0] == '/') ? path.substr(1) : path;
+  auto& docs = store().docs;
+  auto it = docs.find(p);
+  return it == docs.end() ? nullptr : &*it;
+}
+
+std::string openapiV3Hash(const std::string& path) {
+  std::string p = (!path.empty() && path[0] == '/') ? path.substr(1) : path;
+  auto& hashes = store().hashes;
+  auto it = hashes.find(p);
+  return it == hashes.end() ? std::string() : it->second;
+}
+
+std::vector<std::string> unknownFields(const ResourceInfo& r, const Json& obj) {
+  std::vector<std::string> out;
+  const KindSchema* ks = kindSchema(r);
+  if (!ks || !obj.is_object()) return out;
+  const Json& props = (*ks->root)["properties"];
+  for (auto& [key, child] : obj.items()) {
+    std::string path = "." + key;
+    if (key == "metadata") {
+      static const Json meta = {{"$ref", std::string(kRefPrefix) + "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}};
+      collectUnknown(*ks->doc, meta, child, path, out);
+    } else if (key == "apiVersion" || key == "kind") {
+      continue;
+    } else if (props.contains(key)) {
+      collectUnknown(*ks->doc, props[key], child, path, out);
+    } else {
+      out.push_back(path);
+    }
+  }
+  return out;
+}
+
+ListStrategyLookup listStrategies(const ResourceInfo& r) {
+  const KindSchema* ks = kindSchema(r);
+  return [ks](const std::vector<std::string>& path) -> std::optional<ListStrategy> {
+    if (!ks || path.empty()) return std::nullopt;
+    const Json* node = ks->root;
+    for (auto& field : path) {
+      node = childNode(*ks->doc, *node, field);
+      if (!node) return std::nullopt;
+    }
+    auto strategy = node->find("x-kubernetes-patch-strategy");
+    if (strategy == node->end() || !strategy->is_string()) return std::nullopt;
+    ListStrategy ls;
+    ls.strategy = strategy->get<std::string>();
+    ls.mergeKey = node->value("x-kubernetes-patch-merge-key", "");
+    ls.retainKeys = ls.strategy.find("retainKeys") != std::string::npos;
+    return ls;
+  };
+}
+
+std::optional<Json> schemaAt(const ResourceInfo& r, const std::string& fieldPath) {
+  const KindSchema* ks = kindSchema(r);
+  if (!ks) return std::nullopt;
+  const Json* node = ks->root;
+  for (auto& field : splitDots(fieldPath)) {
+    node = childNode(*ks->doc, *node, field);
+    if (!node) return std::nullopt;
+  }
+  return resolved(*ks->doc, *node);
+}
+
+}  // namespace k1s
