@@ -1,0 +1,152 @@
+// HTTPS front: auth, non-resource endpoints, and dispatch of resource paths.
+#include <httplib.h>
+
+#include <atomic>
+
+#include "apiserver/discovery.h"
+#include "apiserver/http_resources.h"
+#include "apiserver/http_util.h"
+#include "apiserver/schema.h"
+#include "apiserver/server.h"
+#include "common/log.h"
+
+namespace k1s {
+
+const char* kKubeGitVersion = "v1.31.0+k1s";
+
+struct ApiServer::Impl {
+  Registry& reg;
+  ApiServerOptions opts;
+  std::unique_ptr<httplib::SSLServer> srv;
+  std::thread thread;
+  std::vector<ExtraRoute> extra;
+  std::atomic<bool> running{false};
+
+  Impl(Registry& r, ApiServerOptions o) : reg(r), opts(std::move(o)) {}
+
+  bool authorized(const httplib::Request& req) const {
+    auto h = req.get_header_value("Authorization");
+    return h.size() > 7 && h.compare(0, 7, "Bearer ") == 0 && h.substr(7) == opts.token;
+  }
+
+  // Non-resource paths kube serves to anonymous users (system:public-info-viewer).
+  static bool isPublic(const std::string& path) {
+    return path == "/healthz" || path == "/livez" || path == "/readyz" || path == "/version" ||
+           path.rfind("/healthz/", 0) == 0 || path.rfind("/livez/", 0) == 0 || path.rfind("/readyz/", 0) == 0;
+  }
+
+  void handle(const httplib::Request& req, httplib::Response& res) {
+    const std::string& path = req.path;
+    try {
+      if (isPublic(path)) return serveHealth(req, res);
+      if (!authorized(req)) return sendError(res, unauthorized());
+      for (auto& r : extra)
+        if (r(req, res)) return;
+      if (path == "/api" || path == "/api/") {
+        if (wantsAggregated(req)) return sendAggregated(req, res, true);
+        return sendJson(res, 200, discoveryApiVersions(opts.bindAddress + ":" + std::to_string(opts.port)));
+      }
+      if (path == "/apis" || path == "/apis/") {
+        if (wantsAggregated(req)) return sendAggregated(req, res, false);
+        return sendJson(res, 200, discoveryGroupList());
+      }
+      if (path == "/openapi/v3" || path == "/openapi/v3/") return sendJson(res, 200, openapiV3Root());
+      if (path.rfind("/openapi/v3/", 0) == 0) {
+        std::string p = path.substr(12);
+        if (auto* doc = openapiV3Document(p)) {
+          res.set_header("ETag", "\"" + openapiV3Hash(p) + "\"");
+          res.set_header("Cache-Control", "public, immutable");
+          return sendJson(res, 200, *doc);
+        }
+        return sendError(res, ApiError(404, "NotFound", "the server could not find the requested resource"));
+      }
+      if (path.rfind("/api/", 0) == 0 || path.rfind("/apis/", 0) == 0) return serveResource(reg, opts, req, res);
+      sendError(res, ApiError(404, "NotFound", "the server could not find the requested resource"));
+    } catch (ApiError& e) {
+      sendError(res, e);
+    } catch (std::exception& e) {
+      LOGE("apiserver", "request failed method=" << req.method << " path=" << path << " err=" << e.what());
+      sendError(res, internalError(e.what()));
+    }
+  }
+
+  static bool wantsAggregated(const httplib::Request& req) {
+    auto a = req.get_header_value("Accept");
+    auto first = a.substr(0, a.find(','));
+    return first.find("as=APIGroupDiscoveryList") != std::string::npos;
+  }
+
+  void sendAggregated(const httplib::Request& req, httplib::Response& res, bool legacy) {
+    auto a = req.get_header_value("Accept");
+    auto first = a.substr(0, a.find(','));
+    std::string v = first.find("v=v2beta1") != std::string::npos ? "v2beta1" : "v2";
+    res.status = 200;
+    res.set_content(discoveryAggregated(legacy, v).dump(),
+                    "application/json;g=apidiscovery.k8s.io;v=" + v + ";as=APIGroupDiscoveryList");
+  }
+
+  void serveHealth(const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/version") {
+      std::string v = kKubeGitVersion;
+      auto dot1 = v.find('.'), dot2 = v.find('.', dot1 + 1);
+      return sendJson(res, 200,
+                      {{"major", v.substr(1, dot1 - 1)},
+                       {"minor", v.substr(dot1 + 1, dot2 - dot1 - 1)},
+                       {"gitVersion", v},
+                       {"gitCommit", "0000000000000000000000000000000000000000"},
+                       {"gitTreeState", "clean"},
+                       {"buildDate", "2026-11-25T00:00:00Z"},
+                       {"goVersion", "c++20"},
+                       {"compiler", "g++"},
+                       {"platform", "linux/amd64"}});
+    }
+    res.status = 200;
+    if (req.has_param("verbose")) {
+      std::string base = req.path.substr(1);
+      res.set_content("[+]ping ok\n[+]etcd ok\n[+]poststarthook/start-controllers ok\n" + base + " check passed\n",
+                      "text/plain; charset=utf-8");
+    } else {
+      res.set_content("ok", "text/plain; charset=utf-8");
+    }
+  }
+};
+
+ApiServer::ApiServer(Registry& reg, ApiServerOptions opts) : impl_(std::make_unique<Impl>(reg, std::move(opts))) {}
+
+ApiServer::~ApiServer() { stop(); }
+
+void ApiServer::addRoute(ExtraRoute r) { impl_->extra.push_back(std::move(r)); }
+
+void ApiServer::start() {
+  auto& I = *impl_;
+  I.srv = std::make_unique<httplib::SSLServer>(I.opts.certFile.c_str(), I.opts.keyFile.c_str());
+  if (!I.srv->is_valid()) throw std::runtime_error("cannot load the serving certificate " + I.opts.certFile);
+  int threads = I.opts.threads;
+  I.srv->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // Bodies over the limit get a Status 413 from the handler; far larger ones are cut by httplib.
+  I.srv->set_payload_max_length(I.opts.maxBodyBytes * 4);
+  I.srv->set_read_timeout(60, 0);
+  I.srv->set_write_timeout(60, 0);
+  I.srv->set_keep_alive_max_count(100000);
+  I.srv->set_keep_alive_timeout(30);
+  auto h = [this](const httplib::Request& req, httplib::Response& res) { impl_->handle(req, res); };
+  I.srv->Get(".*", h);
+  I.srv->Post(".*", h);
+  I.srv->Put(".*", h);
+  I.srv->Patch(".*", h);
+  I.srv->Delete(".*", h);
+  I.srv->Options(".*", h);
+  if (!I.srv->bind_to_port(I.opts.bindAddress, I.opts.port))
+    throw std::runtime_error("cannot listen on " + I.opts.bindAddress + ":" + std::to_string(I.opts.port));
+  I.running = true;
+  I.thread = std::thread([this] { impl_->srv->listen_after_bind(); });
+}
+
+void ApiServer::stop() {
+  if (!impl_ || !impl_->running) return;
+  impl_->running = false;
+  impl_->srv->stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+}  // namespace k1s

@@ -1,0 +1,66 @@
+#include "apiserver/http_util.h"
+
+#include <openssl/ssl.h>
+#include <poll.h>
+
+#include "common/yaml.h"
+
+namespace k1s {
+
+void sendJson(httplib::Response& res, int code, const Json& body) {
+  res.status = code;
+  res.set_content(body.dump(), "application/json");
+}
+
+void sendError(httplib::Response& res, const ApiError& e) { sendJson(res, e.code, e.toStatus()); }
+
+std::string queryParam(const httplib::Request& req, const char* name) {
+  return req.has_param(name) ? req.get_param_value(name) : "";
+}
+
+bool acceptsAs(const httplib::Request& req, const std::string& what) {
+  std::string accept = req.get_header_value("Accept");
+  // Only the first media range counts: kubectl lists Table first, JSON as fallback.
+  auto first = accept.substr(0, accept.find(','));
+  return first.find("as=" + what + ";") != std::string::npos ||
+         (first.size() >= what.size() + 3 && first.compare(first.size() - what.size() - 3, std::string::npos, "as=" + what) == 0);
+}
+
+Json decodeBody(const httplib::Request& req, size_t maxBytes) {
+  if (req.body.size() > maxBytes)
+    throw tooLarge("the request body is " + std::to_string(req.body.size()) + " bytes, over the limit of " +
+                   std::to_string(maxBytes) + " bytes");
+  std::string ct = req.get_header_value("Content-Type");
+  auto semi = ct.find(';');
+  std::string media = ct.substr(0, semi);
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  if (req.body.empty()) throw badRequest("the request body is empty");
+  if (media.empty() || media == "application/json" || media == "application/merge-patch+json" ||
+      media == "application/json-patch+json" || media == "application/strategic-merge-patch+json" ||
+      media == "*/*") {
+    try {
+      return Json::parse(req.body);
+    } catch (std::exception& e) {
+      throw badRequest(std::string("couldn't get version/kind; json parse error: ") + e.what());
+    }
+  }
+  if (media == "application/yaml" || media == "application/apply-patch+yaml" || media == "application/x-yaml" ||
+      media == "text/yaml") {
+    try {
+      return parseYaml(req.body);
+    } catch (std::exception& e) {
+      throw badRequest(std::string("error converting YAML to JSON: ") + e.what());
+    }
+  }
+  throw unsupportedMediaType(ct);
+}
+
+bool peerClosed(const httplib::Request& req) {
+  if (!req.ssl) return false;
+  int fd = SSL_get_fd(req.ssl);
+  if (fd < 0) return false;
+  pollfd p{fd, POLLRDHUP, 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+}  // namespace k1s

@@ -1,0 +1,420 @@
+#include "apiserver/registry.h"
+
+#include "apiserver/defaults.h"
+#include "apiserver/schema.h"
+#include "apiserver/validation.h"
+#include "apiserver/watch.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/meta.h"
+#include "common/patch.h"
+#include "common/selector.h"
+
+namespace k1s {
+
+namespace {
+
+// Thrown inside a transaction to roll it back after a dry run; carries the result.
+struct DryRunResult {
+  Json object;
+};
+
+// Kinds that kube lets an update create (AllowCreateOnUpdate).
+bool allowCreateOnUpdate(const ResourceInfo& r) {
+  return r.kind == "Endpoints" || r.kind == "Lease" || r.kind == "Event" || r.kind == "EndpointSlice";
+}
+
+// Everything but metadata and status: what "spec changed" means for generation.
+Json specPart(const Json& o) {
+  Json s = o;
+  s.erase("metadata");
+  s.erase("status");
+  s.erase("kind");
+  s.erase("apiVersion");
+  return s;
+}
+
+bool sameIgnoringRv(Json a, Json b) {
+  a["metadata"].erase("resourceVersion");
+  b["metadata"].erase("resourceVersion");
+  a["metadata"].erase("managedFields");
+  b["metadata"].erase("managedFields");
+  return a == b;
+}
+
+void checkTypeMeta(const ResourceInfo& r, Json& obj) {
+  if (!obj.is_object()) throw badRequest("the body of the request is not a JSON object");
+  auto av = obj.value("apiVersion", "");
+  auto kind = obj.value("kind", "");
+  if (!av.empty() && av != r.apiVersion())
+    throw badRequest("the API version in the data (" + av + ") does not match the expected API version (" +
+                     r.apiVersion() + ")");
+  if (!kind.empty() && kind != r.kind)
+    throw badRequest("the kind in the data (" + kind + ") does not match the expected kind (" + r.kind + ")");
+  obj["apiVersion"] = r.apiVersion();
+  obj["kind"] = r.kind;
+  if (!obj.contains("metadata") || obj["metadata"].is_null()) obj["metadata"] = Json::object();
+  if (!obj["metadata"].is_object()) throw badRequest("metadata must be an object");
+}
+
+Json scaleOf(const ResourceInfo& r, const Json& o) {
+  auto& m = metaOf(o);
+  Json sel = o.contains("spec") ? o["spec"].value("selector", Json::object()) : Json::object();
+  std::string selStr;
+  try {
+    selStr = LabelSelector::fromObject(sel).toString();
+  } catch (...) {
+  }
+  Json status = o.value("status", Json::object());
+  return {{"kind", "Scale"},
+          {"apiVersion", "autoscaling/v1"},
+          {"metadata",
+           {{"name", m.value("name", "")},
+            {"namespace", m.value("namespace", "")},
+            {"uid", m.value("uid", "")},
+            {"resourceVersion", m.value("resourceVersion", "")},
+            {"creationTimestamp", m.value("creationTimestamp", "")}}},
+          {"spec", {{"replicas", o.contains("spec") ? o["spec"].value("replicas", 1) : 1}}},
+          {"status", {{"replicas", status.value("replicas", 0)}, {"selector", selStr}}}};
+}
+
+}  // namespace
+
+Registry::Registry(Store& store, ClusterConfig cfg) : store_(store), cfg_(std::move(cfg)) {}
+
+Json Registry::get(const ResourceInfo& r, const std::string& ns, const std::string& name, const std::string& sub) {
+  auto o = store_.get(r, ns, name);
+  if (!o) throw notFound(r.groupResource(), name);
+  if (sub == "scale") return scaleOf(r, *o);
+  return *o;
+}
+
+Json Registry::list(const ResourceInfo& r, const std::string& ns, const ListOptions& o) {
+  auto ls = LabelSelector::parse(o.labelSelector);
+  auto fs = FieldSelector::parse(o.fieldSelector, r.kind);
+  int64_t rv = 0;
+  auto all = store_.list(r, ns, &rv);
+  std::string startAfter;
+  if (!o.continueToken.empty()) {
+    try {
+      Json tok = Json::parse(o.continueToken);
+      startAfter = tok.at("start").get<std::string>();
+      rv = tok.at("rv").get<int64_t>();
+    } catch (...) {
+      throw badRequest("continue key is not valid: malformed continue token");
+    }
+  }
+  Json items = Json::array();
+  std::string lastKey;
+  bool more = false;
+  int64_t remaining = 0;
+  for (auto& obj : all) {
+    std::string key = namespaceOf(*obj) + "/" + nameOf(*obj);
+    if (!startAfter.empty() && key <= startAfter) continue;
+    if (!ls.matches(labelsOf(*obj)) || !fs.matches(*obj)) continue;
+    if (o.limit > 0 && int64_t(items.size()) >= o.limit) {
+      more = true;
+      ++remaining;
+      continue;
+    }
+    items.push_back(*obj);
+    lastKey = key;
+  }
+  Json meta = {{"resourceVersion", std::to_string(rv)}};
+  if (more) {
+    meta["continue"] = Json({{"rv", rv}, {"start", lastKey}}).dump();
+    meta["remainingItemCount"] = remaining;
+  }
+  return {{"kind", r.listKind()}, {"apiVersion", r.apiVersion()}, {"metadata", meta}, {"items", items}};
+}
+
+Json Registry::create(const ResourceInfo& r, const std::string& ns, Json obj, const WriteOptions& o) {
+  checkTypeMeta(r, obj);
+  auto& m = obj["metadata"];
+  if (r.namespaced) {
+    std::string objNs = m.value("namespace", "");
+    if (!objNs.empty() && !ns.empty() && objNs != ns)
+      throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+    if (ns.empty() && objNs.empty()) throw badRequest("a namespace is required to create " + r.groupResource());
+    m["namespace"] = ns.empty() ? objNs : ns;
+  } else {
+    m.erase("namespace");
+  }
+  if (m.contains("resourceVersion") && !m["resourceVersion"].is_null() && m["resourceVersion"] != "")
+    throw badRequest("resourceVersion should not be set on objects to be created");
+  bool generated = m.value("name", "").empty() && !m.value("generateName", "").empty();
+  for (const char* f : {"uid", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"})
+    m.erase(f);
+  prepareForCreate(r, obj);
+  applyDefaults(r, obj);
+  std::string nsName = r.namespaced ? std::string(obj["metadata"]["namespace"]) : "";
+
+  for (int attempt = 0;; ++attempt) {
+    Json candidate = obj;
+    auto& cm = candidate["metadata"];
+    if (generated) cm["name"] = cm["generateName"].get<std::string>() + randomSuffix(5);
+    auto causes = validateCreate(r, candidate);
+    if (!causes.empty()) throw invalid(r.group, r.kind, cm.value("name", ""), causes);
+    cm["uid"] = newUid();
+    cm["creationTimestamp"] = nowRfc3339();
+    if (r.hasGeneration) cm["generation"] = 1;
+    std::string name = cm["name"];
+    try {
+      return store_.transact([&](Store::Txn& t) -> Json {
+        if (r.namespaced) {
+          auto nsObj = t.get(*findResource("", "namespaces"), "", nsName);
+          if (!nsObj) throw notFound("namespaces", nsName);
+          if (metaOf(*nsObj).contains("deletionTimestamp"))
+            throw forbidden(r.singular.empty() ? r.plural : r.plural + " \"" + name +
+                            "\" is forbidden: unable to create new content in namespace " + nsName +
+                            " because it is being terminated");
+        }
+        if (t.get(r, nsName, name)) throw alreadyExists(r.groupResource(), name);
+        admitCreate(t, r, candidate);
+        if (o.dryRun) throw DryRunResult{candidate};
+        return *t.put(r, candidate);
+      });
+    } catch (DryRunResult& d) {
+      return d.object;
+    } catch (ApiError& e) {
+      // generateName collisions are retried with a new suffix, as kube does.
+      if (generated && e.reason == "AlreadyExists" && attempt < 8) continue;
+      throw;
+    }
+  }
+}
+
+Json Registry::update(const ResourceInfo& r, const std::string& ns, Json obj, const std::string& sub,
+                      const WriteOptions& o) {
+  if (!obj.is_object()) throw badRequest("the body of the request is not a JSON object");
+  std::string name = metaOf(obj).value("name", "");
+  std::string expectRv = metaOf(obj).value("resourceVersion", "");
+  return write(r, ns, name, std::move(obj), sub, o, expectRv, false);
+}
+
+Json Registry::patch(const ResourceInfo& r, const std::string& ns, const std::string& name, PatchType type,
+                     const Json& p, const std::string& sub, const WriteOptions& o) {
+  for (int attempt = 0;; ++attempt) {
+    auto cur = store_.get(r, ns, name);
+    if (!cur) {
+      if (type == PatchType::Apply && sub.empty()) return create(r, ns, p, o);
+      throw notFound(r.groupResource(), name);
+    }
+    Json base = sub == "scale" ? scaleOf(r, *cur) : *cur;
+    Json patched;
+    switch (type) {
+      case PatchType::Merge: patched = mergePatch(base, p); break;
+      case PatchType::JSON: patched = jsonPatch(base, p); break;
+      case PatchType::Strategic:
+      case PatchType::Apply: {
+        if (!p.is_object()) throw badRequest("the body of the request was not a JSON object");
+        auto lookup = sub == "scale" ? ListStrategyLookup([](auto&) { return std::nullopt; }) : listStrategies(r);
+        patched = strategicMergePatch(base, p, lookup);
+        break;
+      }
+    }
+    if (!patched.is_object()) throw badRequest("the patch produced a value that is not an object");
+    // A resourceVersion in the patch is a precondition; otherwise the patch
+    // applies to the version it was computed from and retries on a race.
+    std::string patchRv;
+    if (p.is_object() && p.contains("metadata") && p["metadata"].is_object())
+      patchRv = p["metadata"].value("resourceVersion", "");
+    std::string expect = patchRv.empty() ? metaOf(base).value("resourceVersion", "") : patchRv;
+    if (!patched.contains("metadata") || !patched["metadata"].is_object()) patched["metadata"] = Json::object();
+    patched["metadata"]["name"] = name;
+    try {
+      return write(r, ns, name, std::move(patched), sub, o, expect, true);
+    } catch (ApiError& e) {
+      if (e.reason == "Conflict" && patchRv.empty() && attempt < 5) continue;
+      throw;
+    }
+  }
+}
+
+Json Registry::write(const ResourceInfo& r, const std::string& ns, const std::string& name, Json obj,
+                     const std::string& sub, const WriteOptions& o, const std::string& expectRv, bool fromPatch) {
+  auto oldPtr = store_.get(r, ns, name);
+  if (!oldPtr) {
+    if (sub.empty() && allowCreateOnUpdate(r)) return create(r, ns, std::move(obj), o);
+    throw notFound(r.groupResource(), name);
+  }
+  const Json& old = *oldPtr;
+  std::string oldRv = metaOf(old).value("resourceVersion", "");
+  if (!expectRv.empty() && expectRv != oldRv)
+    throw conflict(r.groupResource(), name,
+                   "the object has been modified; please apply your changes to the latest version and try again");
+
+  Json next;
+  if (sub == "scale") {
+    if (r.kind != "Deployment" && r.kind != "ReplicaSet") throw notFound(r.groupResource(), name);
+    next = old;
+    if (!obj.contains("spec") || !obj["spec"].contains("replicas") || !obj["spec"]["replicas"].is_number_integer())
+      throw invalid("autoscaling", "Scale", name, {{"FieldValueRequired", "Required value", "spec.replicas"}});
+    int64_t n = obj["spec"]["replicas"];
+    if (n < 0)
+      throw invalid("autoscaling", "Scale", name,
+                    {{"FieldValueInvalid", "Invalid value: " + std::to_string(n) +
+                                               ": must be greater than or equal to 0", "spec.replicas"}});
+    next["spec"]["replicas"] = n;
+  } else {
+    checkTypeMeta(r, obj);
+    if (!obj["metadata"].value("name", name).empty() && obj["metadata"].value("name", name) != name)
+      throw badRequest("the name of the object (" + obj["metadata"].value("name", "") +
+                       ") does not match the name on the URL (" + name + ")");
+    next = std::move(obj);
+    if (sub == "status") {
+      // Status writers may not change the spec.
+      if (old.contains("spec")) next["spec"] = old["spec"];
+      else next.erase("spec");
+    } else if (!sub.empty()) {
+      throw methodNotSupported(r.groupResource() + "/" + sub, "update");
+    } else if (r.hasStatus) {
+      // Main-resource writers may not change the status.
+      if (old.contains("status")) next["status"] = old["status"];
+      else next.erase("status");
+    }
+  }
+  auto& nm = next["metadata"];
+  auto& om = metaOf(old);
+  for (const char* f : {"uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"}) {
+    if (om.contains(f)) nm[f] = om[f];
+    else nm.erase(f);
+  }
+  nm["name"] = name;
+  if (r.namespaced) nm["namespace"] = ns;
+  applyDefaults(r, next);
+  if (r.hasGeneration && specPart(next) != specPart(old)) nm["generation"] = om.value("generation", 0) + 1;
+  auto causes = validateUpdate(r, next, old);
+  if (!causes.empty()) throw invalid(sub == "scale" ? "autoscaling" : r.group, r.kind, name, causes);
+  (void)fromPatch;
+
+  if (sameIgnoringRv(next, old)) return sub == "scale" ? scaleOf(r, old) : old;
+  try {
+    return store_.transact([&](Store::Txn& t) -> Json {
+      auto cur = t.get(r, ns, name);
+      if (!cur) throw notFound(r.groupResource(), name);
+      if (metaOf(*cur).value("resourceVersion", "") != oldRv)
+        throw conflict(r.groupResource(), name,
+                       "the object has been modified; please apply your changes to the latest version and try again");
+      // The last finalizer removed from an object being deleted: it goes now.
+      bool finalize = nm.contains("deletionTimestamp") &&
+                      (!nm.contains("finalizers") || nm["finalizers"].empty());
+      if (finalize && !(r.kind == "Pod" && nm.value("deletionGracePeriodSeconds", 0) > 0)) {
+        if (o.dryRun) throw DryRunResult{next};
+        return finishDelete(t, r, next);
+      }
+      admitUpdate(t, r, next, old);
+      if (o.dryRun) throw DryRunResult{next};
+      auto stored = t.put(r, next);
+      return sub == "scale" ? scaleOf(r, *stored) : *stored;
+    });
+  } catch (DryRunResult& d) {
+    return d.object;
+  }
+}
+
+Json Registry::finishDelete(Store::Txn& t, const ResourceInfo& r, const Json& obj) {
+  releaseOnDelete(t, r, obj);
+  return *t.remove(r, obj);
+}
+
+Json Registry::remove(const ResourceInfo& r, const std::string& ns, const std::string& name, const DeleteOptions& o) {
+  for (int attempt = 0;; ++attempt) {
+    auto cur = store_.get(r, ns, name);
+    if (!cur) throw notFound(r.groupResource(), name);
+    const Json& obj = *cur;
+    auto& m = metaOf(obj);
+    if (o.preconditionUid && *o.preconditionUid != m.value("uid", ""))
+      throw conflict(r.groupResource(), name,
+                     "Precondition failed: UID in precondition: " + *o.preconditionUid +
+                         ", UID in object meta: " + m.value("uid", ""));
+    if (o.preconditionResourceVersion && *o.preconditionResourceVersion != m.value("resourceVersion", ""))
+      throw conflict(r.groupResource(), name,
+                     "Precondition failed: ResourceVersion in precondition: " + *o.preconditionResourceVersion +
+                         ", ResourceVersion in object meta: " + m.value("resourceVersion", ""));
+    Json next = obj;
+    auto& nm = next["metadata"];
+    Json finalizers = nm.value("finalizers", Json::array());
+    auto addFinalizer = [&](const std::string& f) {
+      for (auto& x : finalizers)
+        if (x == f) return;
+      finalizers.push_back(f);
+    };
+    std::string policy = o.propagationPolicy;
+    if (policy.empty() && r.kind == "Namespace") policy = "Background";
+    if (policy == "Orphan") addFinalizer("orphan");
+    if (policy == "Foreground") addFinalizer("foregroundDeletion");
+    if (!finalizers.empty()) nm["finalizers"] = finalizers;
+
+    // Graceful deletion: a pod on a node is marked, and its kubelet deletes it
+    // once its containers have stopped.
+    int64_t grace = 0;
+    if (r.kind == "Pod" && !next["spec"].value("nodeName", "").empty()) {
+      std::string phase = next.contains("status") ? next["status"].value("phase", "") : "";
+      grace = o.gracePeriodSeconds ? *o.gracePeriodSeconds : next["spec"].value("terminationGracePeriodSeconds", 30);
+      if (phase == "Succeeded" || phase == "Failed") grace = 0;
+      if (grace < 0) grace = 0;
+      if (nm.contains("deletionGracePeriodSeconds") && nm["deletionGracePeriodSeconds"].get<int64_t>() < grace)
+        grace = nm["deletionGracePeriodSeconds"];
+    }
+    bool keep = !finalizers.empty() || grace > 0 || (r.kind == "Namespace");
+    try {
+      return store_.transact([&](Store::Txn& t) -> Json {
+        auto now = t.get(r, ns, name);
+        if (!now || metaOf(*now).value("resourceVersion", "") != m.value("resourceVersion", ""))
+          throw conflict(r.groupResource(), name, "the object has been modified");
+        if (!keep) {
+          if (o.dryRun) throw DryRunResult{obj};
+          return finishDelete(t, r, obj);
+        }
+        if (!nm.contains("deletionTimestamp")) {
+          // A deletion timestamp in the future marks the end of a pod's grace period.
+          nm["deletionTimestamp"] = nowRfc3339();
+          if (grace > 0) {
+            time_t end = time(nullptr) + grace;
+            tm u;
+            gmtime_r(&end, &u);
+            char b[32];
+            strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &u);
+            nm["deletionTimestamp"] = b;
+          }
+        }
+        nm["deletionGracePeriodSeconds"] = grace;
+        if (r.kind == "Namespace") {
+          next["status"]["phase"] = "Terminating";
+        }
+        if (sameIgnoringRv(next, obj)) return obj;
+        if (o.dryRun) throw DryRunResult{next};
+        return *t.put(r, next);
+      });
+    } catch (DryRunResult& d) {
+      return d.object;
+    } catch (ApiError& e) {
+      if (e.reason == "Conflict" && e.code == 409 && attempt < 5 &&
+          std::string(e.what()).find("Precondition") == std::string::npos)
+        continue;
+      throw;
+    }
+  }
+}
+
+Json Registry::removeCollection(const ResourceInfo& r, const std::string& ns, const ListOptions& lo,
+                                const DeleteOptions& o) {
+  Json l = list(r, ns, lo);
+  Json items = Json::array();
+  for (auto& it : l["items"]) {
+    try {
+      items.push_back(remove(r, namespaceOf(it), nameOf(it), o));
+    } catch (ApiError& e) {
+      if (e.code != 404) throw;
+    }
+  }
+  l["items"] = items;
+  return l;
+}
+
+std::unique_ptr<Watch> Registry::watch(const ResourceInfo& r, const std::string& ns, const ListOptions& o) {
+  return makeWatch(store_, r, ns, o);
+}
+
+}  // namespace k1s

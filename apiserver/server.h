@@ -1,0 +1,48 @@
+// The API server's HTTPS front: authentication, routing of the Kubernetes REST
+// paths to the registry, discovery, OpenAPI, health and version endpoints.
+#pragma once
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "apiserver/registry.h"
+
+namespace httplib {
+class SSLServer;
+class Request;
+class Response;
+}  // namespace httplib
+
+namespace k1s {
+
+struct ApiServerOptions {
+  std::string bindAddress = "127.0.0.1";
+  int port = 6443;
+  std::string certFile, keyFile;
+  std::string token;                     // the admin bearer token
+  size_t maxBodyBytes = 3 * 1024 * 1024;  // kube-apiserver's request body limit
+  int threads = 256;                     // every watch/stream holds one
+};
+
+// Extra HTTP routes other components add (e.g. pods/log, exec, the /ui page).
+// Return true when handled.
+using ExtraRoute = std::function<bool(const httplib::Request&, httplib::Response&)>;
+
+class ApiServer {
+ public:
+  ApiServer(Registry& reg, ApiServerOptions opts);
+  ~ApiServer();
+  // Binds and serves on a background thread; throws if the port cannot be bound.
+  void start();
+  void stop();
+  void addRoute(ExtraRoute r);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Version reported by /version (the Kubernetes API level k1s implements).
+extern const char* kKubeGitVersion;
+
+}  // namespace k1s

@@ -1,0 +1,126 @@
+#include "apiserver/watch.h"
+
+#include <deque>
+
+#include "common/errors.h"
+#include "common/meta.h"
+#include "common/selector.h"
+
+namespace k1s {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class StoreWatch : public Watch {
+ public:
+  StoreWatch(Store& store, const ResourceInfo& r, const std::string& ns, const ListOptions& o)
+      : store_(store), res_(r), labels_(LabelSelector::parse(o.labelSelector)),
+        fields_(FieldSelector::parse(o.fieldSelector, r.kind)), bookmarks_(o.allowWatchBookmarks) {
+    int64_t from = 0;
+    if (!o.resourceVersion.empty() && o.resourceVersion != "0") {
+      try {
+        from = std::stoll(o.resourceVersion);
+      } catch (...) {
+        throw badRequest("invalid resource version \"" + o.resourceVersion + "\"");
+      }
+    }
+    if (from > 0) {
+      sub_ = store_.watch(r, ns, from);
+      lastRv_ = from;
+    } else {
+      // No resourceVersion: the current state as ADDED events, then changes.
+      // Subscribing first and listing second could repeat an event; listing
+      // at a revision and subscribing from it cannot.
+      int64_t rv = 0;
+      auto objs = store_.list(r, ns, &rv);
+      sub_ = store_.watch(r, ns, rv);
+      for (auto& obj : objs)
+        if (matches(*obj)) initial_.push_back({"ADDED", *obj});
+      lastRv_ = rv;
+    }
+    if (o.timeoutSeconds > 0) deadline_ = Clock::now() + std::chrono::seconds(o.timeoutSeconds);
+    nextBookmark_ = Clock::now() + std::chrono::seconds(30);
+  }
+  ~StoreWatch() override { stop(); }
+
+  bool next(WatchEvent& out, std::chrono::milliseconds timeout) override {
+    if (!initial_.empty()) {
+      out = std::move(initial_.front());
+      initial_.pop_front();
+      return true;
+    }
+    auto until = Clock::now() + timeout;
+    while (!done()) {
+      auto now = Clock::now();
+      if (deadline_ && now >= *deadline_) {
+        stop();
+        return false;
+      }
+      if (bookmarks_ && now >= nextBookmark_) {
+        nextBookmark_ = now + std::chrono::seconds(30);
+        out = {"BOOKMARK",
+               {{"kind", res_.kind},
+                {"apiVersion", res_.apiVersion()},
+                {"metadata", {{"resourceVersion", std::to_string(lastRv_)}}}}};
+        return true;
+      }
+      if (now >= until) return false;
+      auto wait = std::min<Clock::duration>(until - now, std::chrono::milliseconds(500));
+      if (deadline_) wait = std::min<Clock::duration>(wait, *deadline_ - now);
+      StoreEvent e;
+      if (!sub_->pop(e, std::chrono::duration_cast<std::chrono::milliseconds>(wait))) {
+        if (sub_->closed()) stop();
+        continue;
+      }
+      lastRv_ = e.rv;
+      bool now_ = matches(*e.object);
+      bool before = e.prev && matches(*e.prev);
+      if (e.type == "DELETED") {
+        if (!before && !now_) continue;
+        out = {"DELETED", *e.object};
+      } else if (now_ && before) {
+        out = {"MODIFIED", *e.object};
+      } else if (now_) {
+        out = {"ADDED", *e.object};
+      } else if (before) {
+        out = {"DELETED", *e.object};  // left the selector
+      } else {
+        continue;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  bool done() const override { return stopped_ && initial_.empty(); }
+
+  void stop() override {
+    if (!stopped_ && sub_) store_.unwatch(sub_);
+    stopped_ = true;
+  }
+
+ private:
+  bool matches(const Json& o) const {
+    return (labels_.empty() || labels_.matches(labelsOf(o))) && (fields_.empty() || fields_.matches(o));
+  }
+
+  Store& store_;
+  const ResourceInfo& res_;
+  LabelSelector labels_;
+  FieldSelector fields_;
+  bool bookmarks_;
+  std::shared_ptr<Subscription> sub_;
+  std::deque<WatchEvent> initial_;
+  int64_t lastRv_ = 0;
+  std::optional<Clock::time_point> deadline_;
+  Clock::time_point nextBookmark_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Watch> makeWatch(Store& store, const ResourceInfo& r, const std::string& ns, const ListOptions& o) {
+  return std::make_unique<StoreWatch>(store, r, ns, o);
+}
+
+}  // namespace k1s

@@ -1,0 +1,21 @@
+// IPv4 addresses and CIDRs as 32-bit numbers (IPAM, admission, proxy).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace k1s {
+
+std::optional<uint32_t> parseIPv4(const std::string& s);
+std::string formatIPv4(uint32_t ip);
+
+struct Cidr {
+  uint32_t base = 0;  // network address
+  int prefix = 0;
+  static std::optional<Cidr> parse(const std::string& s);  // "10.96.0.0/16"
+  uint32_t size() const { return prefix == 0 ? 0xffffffffu : (1u << (32 - prefix)); }
+  bool contains(uint32_t ip) const { return prefix == 0 || (ip >> (32 - prefix)) == (base >> (32 - prefix)); }
+  std::string str() const { return formatIPv4(base) + "/" + std::to_string(prefix); }
+};
+
+}  // namespace k1s
