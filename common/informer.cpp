@@ -1,0 +1,162 @@
+#include "common/informer.h"
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/meta.h"
+
+namespace k1s {
+
+std::string objectKey(const Json& obj) {
+  auto ns = namespaceOf(obj);
+  return ns.empty() ? nameOf(obj) : ns + "/" + nameOf(obj);
+}
+
+void splitKey(const std::string& key, std::string& ns, std::string& name) {
+  auto slash = key.find('/');
+  if (slash == std::string::npos) {
+    ns.clear();
+    name = key;
+  } else {
+    ns = key.substr(0, slash);
+    name = key.substr(slash + 1);
+  }
+}
+
+Informer::Informer(Client& client, const ResourceInfo& res, std::string ns, ListOptions selectors)
+    : client_(client), res_(res), ns_(std::move(ns)), sel_(std::move(selectors)) {}
+
+Informer::~Informer() { stop(); }
+
+void Informer::addHandlers(InformerHandlers h) { handlers_.push_back(std::move(h)); }
+
+void Informer::start() { thread_ = std::thread([this] { run(); }); }
+
+void Informer::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Informer::waitForSync(std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (!synced_ && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  return synced_;
+}
+
+CachedObject Informer::get(const std::string& ns, const std::string& name) const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  auto it = cache_.find(ns + "/" + name);
+  return it == cache_.end() ? nullptr : it->second;
+}
+
+std::vector<CachedObject> Informer::list(const std::string& ns) const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  std::vector<CachedObject> out;
+  for (auto& [k, v] : cache_)
+    if (ns.empty() || k.compare(0, ns.size() + 1, ns + "/") == 0) out.push_back(v);
+  return out;
+}
+
+// Lists and replaces the cache, telling handlers what changed since the last view.
+void Informer::relist() {
+  Json l = client_.list(res_, ns_, sel_);
+  std::map<std::string, CachedObject> fresh;
+  for (auto& item : l["items"]) {
+    Json o = item;
+    o["kind"] = res_.kind;
+    o["apiVersion"] = res_.apiVersion();
+    fresh[namespaceOf(o) + "/" + nameOf(o)] = std::make_shared<const Json>(std::move(o));
+  }
+  std::map<std::string, CachedObject> old;
+  {
+    std::unique_lock<std::shared_mutex> lk(mu_);
+    old.swap(cache_);
+    cache_ = fresh;
+    rv_ = l["metadata"].value("resourceVersion", "");
+  }
+  for (auto& [k, o] : fresh) {
+    auto it = old.find(k);
+    for (auto& h : handlers_) {
+      if (it == old.end()) {
+        if (h.onAdd) h.onAdd(*o);
+      } else if (h.onUpdate) {
+        h.onUpdate(*it->second, *o);
+      }
+    }
+  }
+  for (auto& [k, o] : old)
+    if (!fresh.count(k))
+      for (auto& h : handlers_)
+        if (h.onDelete) h.onDelete(*o);
+  synced_ = true;
+}
+
+void Informer::apply(const WatchEvent& e) {
+  if (e.type == "BOOKMARK") {
+    std::unique_lock<std::shared_mutex> lk(mu_);
+    rv_ = metaOf(e.object).value("resourceVersion", rv_);
+    return;
+  }
+  auto obj = std::make_shared<const Json>(e.object);
+  std::string k = namespaceOf(*obj) + "/" + nameOf(*obj);
+  CachedObject prev;
+  {
+    std::unique_lock<std::shared_mutex> lk(mu_);
+    auto it = cache_.find(k);
+    if (it != cache_.end()) prev = it->second;
+    if (e.type == "DELETED") cache_.erase(k);
+    else cache_[k] = obj;
+    rv_ = metaOf(*obj).value("resourceVersion", rv_);
+  }
+  for (auto& h : handlers_) {
+    if (e.type == "DELETED") {
+      if (h.onDelete) h.onDelete(*obj);
+    } else if (prev) {
+      if (h.onUpdate) h.onUpdate(*prev, *obj);
+    } else if (h.onAdd) {
+      h.onAdd(*obj);
+    }
+  }
+}
+
+void Informer::run() {
+  int backoff = 0;
+  while (!stop_) {
+    try {
+      relist();
+      ListOptions wo = sel_;
+      wo.resourceVersion = rv_;
+      wo.allowWatchBookmarks = true;
+      wo.timeoutSeconds = 300 + rand() % 300;
+      watch_ = client_.watch(res_, ns_, wo);
+      backoff = 0;
+      while (!stop_) {
+        WatchEvent e;
+        if (watch_->next(e, std::chrono::milliseconds(200))) {
+          apply(e);
+        } else if (watch_->done()) {
+          break;
+        }
+      }
+      // A watch that ended on its own resumes from the last revision seen.
+      while (!stop_) {
+        wo.resourceVersion = rv_;
+        watch_ = client_.watch(res_, ns_, wo);
+        WatchEvent e;
+        bool ended = false;
+        while (!stop_ && !ended) {
+          if (watch_->next(e, std::chrono::milliseconds(200))) apply(e);
+          else ended = watch_->done();
+        }
+      }
+    } catch (ApiError& e) {
+      if (e.code != 410) LOGW("informer", "watch failed resource=" << res_.groupResource() << " err=" << e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 10 << std::min(backoff++, 6))));
+    } catch (std::exception& e) {
+      LOGW("informer", "list failed resource=" << res_.groupResource() << " err=" << e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 10 << std::min(backoff++, 6))));
+    }
+  }
+  if (watch_) watch_->stop();
+}
+
+}  // namespace k1s

@@ -1,0 +1,64 @@
+// An informer as in client-go: list, then watch from the list's revision,
+// keeping a local cache and calling handlers; re-lists when the watch ends or
+// its revision is too old (410). Cached objects are shared and immutable:
+// copy before changing (DESIGN rule 2).
+#pragma once
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/client.h"
+
+namespace k1s {
+
+using CachedObject = std::shared_ptr<const Json>;
+
+struct InformerHandlers {
+  std::function<void(const Json& obj)> onAdd;
+  std::function<void(const Json& oldObj, const Json& newObj)> onUpdate;
+  std::function<void(const Json& obj)> onDelete;
+};
+
+class Informer {
+ public:
+  Informer(Client& client, const ResourceInfo& res, std::string ns = "", ListOptions selectors = {});
+  ~Informer();
+  void addHandlers(InformerHandlers h);  // before start()
+  void start();
+  void stop();
+  // Waits until the first list has filled the cache.
+  bool waitForSync(std::chrono::milliseconds timeout);
+  bool synced() const { return synced_; }
+
+  CachedObject get(const std::string& ns, const std::string& name) const;
+  std::vector<CachedObject> list(const std::string& ns = "") const;
+  const ResourceInfo& resource() const { return res_; }
+
+ private:
+  void run();
+  void relist();
+  void apply(const WatchEvent& e);
+
+  Client& client_;
+  const ResourceInfo& res_;
+  std::string ns_;
+  ListOptions sel_;
+  std::vector<InformerHandlers> handlers_;
+  mutable std::shared_mutex mu_;
+  std::map<std::string, CachedObject> cache_;  // "ns/name"
+  std::string rv_;
+  std::atomic<bool> stop_{false}, synced_{false};
+  std::thread thread_;
+  std::unique_ptr<Watch> watch_;
+};
+
+// "ns/name" (or "name" for cluster-scoped objects): the work-queue key.
+std::string objectKey(const Json& obj);
+void splitKey(const std::string& key, std::string& ns, std::string& name);
+
+}  // namespace k1s

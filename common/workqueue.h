@@ -1,0 +1,49 @@
+// A work queue of keys as in client-go: a key is queued at most once, is never
+// processed by two workers at once (re-added if it changes while processing),
+// and failures come back with exponential back-off.
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <deque>
+#include <string>
+
+namespace k1s {
+
+class WorkQueue {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit WorkQueue(std::chrono::milliseconds baseDelay = std::chrono::milliseconds(5),
+                     std::chrono::milliseconds maxDelay = std::chrono::seconds(300))
+      : base_(baseDelay), max_(maxDelay) {}
+
+  void add(const std::string& key);
+  void addAfter(const std::string& key, std::chrono::milliseconds delay);
+  // Re-queues after this key's next back-off delay (5ms, 10ms, 20ms, ...).
+  void addRateLimited(const std::string& key);
+  // Resets the key's back-off after a success.
+  void forget(const std::string& key);
+  int retries(const std::string& key);
+  // Blocks until a key is ready or the queue shuts down (then returns false).
+  bool get(std::string& key);
+  // Marks the key processed; re-queues it if it was added meanwhile.
+  void done(const std::string& key);
+  void shutdown();
+  size_t length();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  std::set<std::string> dirty_, processing_;
+  std::multimap<Clock::time_point, std::string> waiting_;
+  std::map<std::string, int> failures_;
+  std::chrono::milliseconds base_, max_;
+  bool shutdown_ = false;
+  void promoteDueLocked();
+  void addLocked(const std::string& key);
+};
+
+}  // namespace k1s
