@@ -1,0 +1,53 @@
+// The controllers' public face. Each controller is level-triggered (DESIGN
+// rule 2): informers -> work queue of keys -> one idempotent sync(key) that
+// compares desired with actual and acts through the Client; failures re-queue
+// with back-off; objects from caches are never mutated.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/client.h"
+
+namespace k1s {
+
+class Controller {
+ public:
+  virtual ~Controller() = default;
+  virtual const char* name() const = 0;
+  virtual void start() = 0;  // starts informers and workers; returns at once
+  virtual void stop() = 0;   // stops and joins
+};
+
+struct ControllerOptions {
+  std::string nodeName;         // the one node
+  std::string nodeIP = "10.244.0.1";
+  std::string podCIDR = "10.244.0.0/24";
+  int workers = 2;
+};
+
+std::unique_ptr<Controller> makeDeploymentController(Client& c, const ControllerOptions& o);
+std::unique_ptr<Controller> makeReplicaSetController(Client& c, const ControllerOptions& o);
+std::unique_ptr<Controller> makeEndpointsController(Client& c, const ControllerOptions& o);
+std::unique_ptr<Controller> makeEndpointSliceController(Client& c, const ControllerOptions& o);
+std::unique_ptr<Controller> makeGarbageCollector(Client& c, const ControllerOptions& o);
+std::unique_ptr<Controller> makeNamespaceController(Client& c, const ControllerOptions& o);
+std::unique_ptr<Controller> makeScheduler(Client& c, const ControllerOptions& o);
+// Registers the Node and keeps its status and heartbeat Lease fresh.
+std::unique_ptr<Controller> makeNodeController(Client& c, const ControllerOptions& o);
+// Creates the `default` ServiceAccount in every namespace.
+std::unique_ptr<Controller> makeServiceAccountController(Client& c, const ControllerOptions& o);
+
+// All of the above, started and stopped together (kube-controller-manager + scheduler).
+class ControllerManager {
+ public:
+  ControllerManager(Client& c, ControllerOptions o);
+  ~ControllerManager();
+  void start();
+  void stop();
+
+ private:
+  std::vector<std::unique_ptr<Controller>> controllers_;
+};
+
+}  // namespace k1s
