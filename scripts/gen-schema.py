@@ -348,6 +348,9 @@ def build_document(gv_path, resources, served_groups):
     for r in resources:
         for k in (r["kind"], r["kind"] + "List"):
             schemas[short[k]]["x-kubernetes-group-version-kind"] = gvk(r["group"], r["version"], k)
+        if r["kind"] in T.KIND_DESCRIPTIONS:
+            schemas[short[r["kind"]]]["description"] = T.KIND_DESCRIPTIONS[r["kind"]]
+        schemas[short[r["kind"] + "List"]]["description"] = f"A list of {r['kind']} objects."
     group = resources[0]["group"]
     version = resources[0]["version"]
     for name, kind in (("Status", "Status"), ("DeleteOptions", "DeleteOptions"), ("WatchEvent", "WatchEvent"),

@@ -62,6 +62,23 @@ GO_NAMES = {
 
 MODEL_EXTENSIONS = {}
 
+# One line of our own for `kubectl explain <kind>`; fields carry no descriptions.
+KIND_DESCRIPTIONS = {
+    "Namespace": "A named scope that holds namespaced objects.",
+    "Pod": "A group of containers that share a network namespace and run on one node.",
+    "Service": "A stable virtual IP and DNS name in front of the pods its selector matches.",
+    "Endpoints": "The addresses behind a Service (legacy form; see EndpointSlice).",
+    "ConfigMap": "Non-secret configuration data as string or binary key/value pairs.",
+    "Secret": "Sensitive data as base64-encoded key/value pairs.",
+    "Event": "A report of something that happened to an object.",
+    "Node": "A machine that runs pods; k1s has exactly one.",
+    "ServiceAccount": "An identity for processes that run in pods.",
+    "Deployment": "Declarative rollouts of a pod template through ReplicaSets.",
+    "ReplicaSet": "Keeps a number of identical pods running.",
+    "EndpointSlice": "A slice of the endpoints behind a Service.",
+    "Lease": "A time-bound claim on a named lock.",
+}
+
 # ---- BEGIN 1.33 FACTS ----
 ADDED_FIELDS = {'V1Container': {'resizePolicy': 'list[V1ContainerResizePolicy]', 'restartPolicy': 'str'},
  'V1ContainerStatus': {'allocatedResources': 'dict(str, Quantity)',
