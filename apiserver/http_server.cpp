@@ -50,6 +50,13 @@ struct ApiServer::Impl {
         if (wantsAggregated(req)) return sendAggregated(req, res, false);
         return sendJson(res, 200, discoveryGroupList());
       }
+      if (path == "/openapi/v2") {
+        // No v2 document: an empty protobuf answer makes kubectl 1.27/1.28 `explain` move on to v3
+        // (a 404 stops them).
+        res.status = 200;
+        res.set_content("", "application/com.github.proto-openapi.spec.v2.v1.0+protobuf");
+        return;
+      }
       if (path == "/openapi/v3" || path == "/openapi/v3/") return sendJson(res, 200, openapiV3Root());
       if (path.rfind("/openapi/v3/", 0) == 0) {
         std::string p = path.substr(12);
