@@ -230,7 +230,10 @@ std::string podQOS(const Json& spec) {
   bool guaranteed = true;
   for (const char* list : {"containers", "initContainers"})
     for (auto& c : vi::arr(spec, list)) {
-      const Json& res = vi::obj(c, "resources");
+      // Requests default to limits (SetDefaults_Pod); this may run before that defaulting.
+      Json res = vi::obj(c, "resources");
+      for (auto& [k, v] : vi::obj(res, "limits").items())
+        if (!res["requests"].is_object() || !res["requests"].contains(k)) res["requests"][k] = v;
       std::set<std::string> limitsFound;
       for (const char* which : {"requests", "limits"})
         for (auto& [k, v] : vi::obj(res, which).items()) {

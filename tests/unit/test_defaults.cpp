@@ -97,6 +97,10 @@ TEST_CASE("pod requests default to limits; QoS class is computed at create") {
   };
   CHECK(qos("{}") == "BestEffort");
   CHECK(qos(R"({"limits":{"cpu":"500m","memory":"128Mi"}})") == "Guaranteed");
+  // The registry may prepare before defaulting: limits alone still make the pod Guaranteed.
+  Json raw = Json::parse(R"({"spec":{"containers":[{"name":"c","image":"x","resources":{"limits":{"cpu":"1","memory":"1Gi"}}}]}})");
+  k1s::prepareForCreate(kindOf("v1", "Pod"), raw);
+  CHECK(raw["status"]["qosClass"] == "Guaranteed");
   CHECK(qos(R"({"requests":{"cpu":"100m"}})") == "Burstable");
   CHECK(qos(R"({"requests":{"cpu":"100m","memory":"64Mi"},"limits":{"cpu":"200m","memory":"64Mi"}})") == "Burstable");
   Json pod = defaulted("v1", "Pod", Json::parse(R"({"spec":{"containers":[{"name":"c","image":"x",
