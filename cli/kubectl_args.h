@@ -1,0 +1,46 @@
+// Command-line parsing for the kubectl-style verbs: flags may come anywhere,
+// `--x=v`, `--x v`, `-n v`, `-nv`; bool flags take `--x=false`; `--` ends flags.
+#pragma once
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace k1s::cli {
+
+struct FlagSpec {
+  // Long names of flags that take a value, and of bool flags.
+  std::set<std::string> valued, boolean;
+  // Short aliases: "n" -> "namespace".
+  std::map<std::string, std::string> shorts;
+  // Flags that may be given without a value and then take this one
+  // (pflag's NoOptDefVal, e.g. --dry-run means --dry-run=client).
+  std::map<std::string, std::string> optionalValue;
+};
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::vector<std::string>> values;  // by long name, in order given
+
+  bool has(const std::string& name) const { return values.count(name) > 0; }
+  std::string get(const std::string& name, const std::string& def = "") const {
+    auto it = values.find(name);
+    return it == values.end() || it->second.empty() ? def : it->second.back();
+  }
+  std::vector<std::string> all(const std::string& name) const {
+    auto it = values.find(name);
+    return it == values.end() ? std::vector<std::string>{} : it->second;
+  }
+  // A bool flag's value: absent -> false; "--x" -> true; "--x=false" -> false.
+  bool flag(const std::string& name) const {
+    auto v = get(name, has(name) ? "true" : "false");
+    return v == "true" || v == "1" || v == "t" || v == "T" || v == "TRUE" || v == "True";
+  }
+};
+
+// The flags every verb accepts (connection, namespace, output, ...), merged
+// with a verb's own. Unknown flags throw CliError("error: unknown flag: --x").
+FlagSpec globalFlags();
+Args parseArgs(const std::vector<std::string>& argv, const FlagSpec& spec);
+
+}  // namespace k1s::cli

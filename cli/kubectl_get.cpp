@@ -1,0 +1,263 @@
+// `k1s get`: the server's Table replies printed as kubectl prints them,
+// -o yaml|json|name, and -w watch streams.
+#include <map>
+
+#include "cli/kubectl_print.h"
+#include "cli/kubectl_verbs.h"
+#include "common/yaml.h"
+
+namespace k1s::cli {
+
+static const char* kTableAccept =
+    "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,"
+    "application/json";
+
+// A reply that is not a Table (an object or a List) gets a NAME-only table,
+// enough to show what exists.
+static Json asTable(const Json& reply) {
+  if (reply.value("kind", "") == "Table") return reply;
+  Json t = {{"kind", "Table"},
+            {"columnDefinitions", Json::array({{{"name", "Name"}, {"type", "string"}, {"priority", 0}}})},
+            {"rows", Json::array()}};
+  auto addRow = [&](const Json& o) {
+    t["rows"].push_back({{"cells", {o.value("metadata", Json::object()).value("name", "")}}, {"object", o}});
+  };
+  if (reply.contains("items"))
+    for (auto& o : reply["items"]) addRow(o);
+  else
+    addRow(reply);
+  return t;
+}
+
+struct TypeGroup {
+  const ApiResource* type;
+  std::vector<ResourceRef> refs;
+};
+
+static std::vector<TypeGroup> groupByType(const std::vector<ResourceRef>& refs) {
+  std::vector<TypeGroup> groups;
+  for (auto& r : refs) {
+    TypeGroup* g = nullptr;
+    for (auto& x : groups)
+      if (x.type == r.type) g = &x;
+    if (!g) g = &groups.emplace_back(TypeGroup{r.type, {}});
+    g->refs.push_back(r);
+  }
+  return groups;
+}
+
+struct GetContext {
+  Kubectl& k;
+  std::string labelSelector, fieldSelector;
+  std::vector<std::string> errors;
+};
+
+// Lists a collection, following continue tokens; `accept` picks Table or JSON.
+// Returns items (JSON) or the merged Table.
+static Json listAll(GetContext& c, const ApiResource& r, const std::string& ns, const std::string& accept) {
+  Json merged;
+  std::string cont;
+  do {
+    std::vector<std::pair<std::string, std::string>> q;
+    if (!c.labelSelector.empty()) q.emplace_back("labelSelector", c.labelSelector);
+    if (!c.fieldSelector.empty()) q.emplace_back("fieldSelector", c.fieldSelector);
+    q.emplace_back("limit", "500");
+    if (!cont.empty()) q.emplace_back("continue", cont);
+    Json page = c.k.client().get(r.collectionPath(ns) + queryString(q), accept);
+    cont = page.value("metadata", Json::object()).value("continue", "");
+    if (merged.is_null()) {
+      merged = page;
+    } else {
+      const char* key = page.contains("rows") ? "rows" : "items";
+      for (auto& x : page.value(key, Json::array())) merged[key].push_back(x);
+      merged["metadata"] = page["metadata"];
+    }
+  } while (!cont.empty());
+  return merged;
+}
+
+static void watchType(GetContext& c, const ApiResource& r, const std::string& ns, const std::string& name,
+                      const std::string& resourceVersion, Json columns, TabWriter& tw, bool headerPrinted,
+                      const TableOptions& opts) {
+  std::vector<std::pair<std::string, std::string>> q;
+  if (!c.labelSelector.empty()) q.emplace_back("labelSelector", c.labelSelector);
+  std::string fs = c.fieldSelector;
+  if (!name.empty()) fs = "metadata.name=" + name;
+  if (!fs.empty()) q.emplace_back("fieldSelector", fs);
+  if (!resourceVersion.empty()) q.emplace_back("resourceVersion", resourceVersion);
+  q.emplace_back("watch", "true");
+  std::string buffer, errorBody;
+  int status = 0;
+  auto& out = c.k.out;
+  c.k.client().stream(
+      r.collectionPath(ns) + queryString(q), kTableAccept, [&](int s, const std::string&) { status = s; },
+      [&](const char* data, size_t len) {
+        if (status < 200 || status >= 300) {
+          errorBody.append(data, len);
+          return true;
+        }
+        buffer.append(data, len);
+        size_t nl;
+        while ((nl = buffer.find('\n')) != std::string::npos) {
+          std::string line = buffer.substr(0, nl);
+          buffer.erase(0, nl + 1);
+          Json ev = Json::parse(line, nullptr, false);
+          if (!ev.is_object()) continue;
+          std::string type = ev.value("type", "");
+          Json obj = ev.value("object", Json::object());
+          if (type == "ERROR") throw StatusError(obj.value("code", 500), obj);
+          if (type == "BOOKMARK") continue;
+          Json table = asTable(obj);
+          if (!table.value("columnDefinitions", Json::array()).empty()) columns = table["columnDefinitions"];
+          table["columnDefinitions"] = columns;
+          if (!headerPrinted && !c.k.args.flag("no-headers")) tw.add(tableHeader(table, opts));
+          headerPrinted = true;
+          for (auto& row : tableRows(table, opts)) tw.add(row);
+          tw.flush(out);
+        }
+        return true;
+      });
+  if (status < 200 || status >= 300) throwForReply({status, errorBody, "application/json"});
+}
+
+static std::string noResourcesMessage(GetContext& c, const std::vector<TypeGroup>& groups) {
+  bool allNamespaced = !c.k.allNamespaces();
+  for (auto& g : groups) allNamespaced &= g.type->namespaced;
+  if (allNamespaced) return "No resources found in " + c.k.ns() + " namespace.";
+  return "No resources found";
+}
+
+static Json withTypeMeta(Json obj, const ApiResource& r) {
+  if (!obj.contains("apiVersion")) obj["apiVersion"] = r.apiVersion();
+  if (!obj.contains("kind")) obj["kind"] = r.kind;
+  return obj;
+}
+
+static int printObjects(GetContext& c, const std::vector<TypeGroup>& groups, const std::string& output,
+                        bool singleItemImplied) {
+  std::vector<Json> items;
+  for (auto& g : groups) {
+    for (auto& ref : g.refs) {
+      try {
+        if (!ref.name.empty()) {
+          items.push_back(withTypeMeta(c.k.client().get(g.type->itemPath(ref.namespace_, ref.name)), *g.type));
+        } else {
+          Json list = listAll(c, *g.type, ref.namespace_, "application/json");
+          for (auto& o : list.value("items", Json::array())) items.push_back(withTypeMeta(o, *g.type));
+        }
+      } catch (const StatusError& e) {
+        c.errors.push_back(formatStatusError(e.status));
+      }
+    }
+  }
+  auto& out = c.k.out;
+  if (output == "name") {
+    for (auto& o : items) {
+      const ApiResource* r = c.k.discovery().byKind(o.value("apiVersion", ""), o.value("kind", ""));
+      out << (r ? r->kindPrefix() : o.value("kind", "")) << "/" << o["metadata"].value("name", "") << "\n";
+    }
+  } else if (!(items.empty() && !c.errors.empty())) {
+    Json doc = singleItemImplied && items.size() == 1 ? items[0] : wrapList(items);
+    out << (output == "json" ? toKubectlJson(doc) + "\n" : toYaml(doc));
+  }
+  return 0;
+}
+
+int cmdGet(Kubectl& k) {
+  auto& a = k.args;
+  std::string output = a.get("output");
+  if (!output.empty() && output != "wide" && output != "yaml" && output != "json" && output != "name")
+    throw CliError("error: unable to match a printer suitable for the output format \"" + output +
+                   "\", allowed formats are: json,name,wide,yaml");
+  bool watch = a.flag("watch") || a.flag("watch-only");
+  std::string ns = k.allNamespaces() ? "" : k.ns();
+
+  std::vector<ResourceRef> refs;
+  if (a.has("filename")) {
+    for (auto& so : readObjectsFromFiles(a.all("filename"), a.flag("recursive"))) {
+      const ApiResource* r = k.discovery().byKind(so.object.value("apiVersion", ""), so.object.value("kind", ""));
+      if (!r)
+        throw CliError("error: unable to recognize \"" + so.source + "\": no matches for kind \"" +
+                       so.object.value("kind", "") + "\" in version \"" + so.object.value("apiVersion", "") + "\"");
+      std::string objNs = so.object.value("metadata", Json::object()).value("namespace", "");
+      refs.push_back({r, so.object["metadata"].value("name", ""), r->namespaced ? (objNs.empty() ? k.ns() : objNs) : "",
+                      so.object, so.source});
+    }
+  } else {
+    if (a.positional.empty())
+      throw CliError(
+          "You must specify the type of resource to get. Use \"k1s api-resources\" for a complete list of "
+          "supported resources.\n\nerror: Required resource not specified.\nUse \"k1s explain <resource>\" for a "
+          "detailed description of that resource (e.g. k1s explain pods).\nSee 'k1s get -h' for help and "
+          "examples");
+    refs = parseResourceArgs(k, a.positional, ns);
+  }
+  GetContext c{k, a.get("selector"), a.get("field-selector"), {}};
+  bool named = false;
+  for (auto& r : refs) named |= !r.name.empty();
+  if (named && !c.labelSelector.empty())
+    throw CliError("error: name cannot be provided when a selector is specified");
+  auto groups = groupByType(refs);
+  if (watch && (groups.size() != 1 || groups[0].refs.size() != 1))
+    throw CliError("error: you may only specify a single resource type");
+  bool singleItemImplied = refs.size() == 1 && !refs[0].name.empty();
+
+  if (!output.empty() && output != "wide") {
+    printObjects(c, groups, output, singleItemImplied);
+    for (auto& e : c.errors) k.err << e << "\n";
+    return c.errors.empty() ? 0 : 1;
+  }
+
+  TabWriter tw;
+  bool anyOutput = false;
+  // kubectl prefixes names with their kind whenever several types were asked for.
+  bool multiType = groups.size() > 1;
+  Json lastColumns = Json::array();
+  std::string lastRv;
+  TableOptions lastOpts;
+  for (auto& g : groups) {
+    Json table;
+    for (auto& ref : g.refs) {
+      try {
+        Json t = ref.name.empty() ? listAll(c, *g.type, ref.namespace_, kTableAccept)
+                                  : k.client().get(g.type->itemPath(ref.namespace_, ref.name), kTableAccept);
+        t = asTable(t);
+        if (table.is_null()) {
+          table = t;
+        } else {
+          for (auto& row : t.value("rows", Json::array())) table["rows"].push_back(row);
+        }
+        lastRv = t.value("metadata", Json::object()).value("resourceVersion", lastRv);
+      } catch (const StatusError& e) {
+        c.errors.push_back(formatStatusError(e.status));
+      }
+    }
+    TableOptions o;
+    o.wide = output == "wide";
+    o.withNamespace = k.allNamespaces() && g.type->namespaced;
+    o.showLabels = a.flag("show-labels");
+    if (multiType || a.flag("show-kind")) o.kindPrefix = g.type->kindPrefix();
+    lastOpts = o;
+    if (table.is_null()) continue;
+    lastColumns = table.value("columnDefinitions", Json::array());
+    if (a.flag("watch-only") || table.value("rows", Json::array()).empty()) continue;
+    if (anyOutput) {
+      tw.flush(k.out);
+      if (!a.flag("no-headers")) k.out << "\n";
+      tw.forget();
+    }
+    if (!a.flag("no-headers")) tw.add(tableHeader(table, o));
+    for (auto& row : tableRows(table, o)) tw.add(row);
+    tw.flush(k.out);
+    anyOutput = true;
+  }
+  for (auto& e : c.errors) k.err << e << "\n";
+  if (!anyOutput && c.errors.empty() && !a.flag("watch-only")) k.err << noResourcesMessage(c, groups) << "\n";
+  if (watch && c.errors.empty()) {
+    auto& ref = groups[0].refs[0];
+    watchType(c, *groups[0].type, ref.namespace_, ref.name, lastRv, lastColumns, tw, anyOutput, lastOpts);
+  }
+  return c.errors.empty() ? 0 : 1;
+}
+
+}  // namespace k1s::cli
