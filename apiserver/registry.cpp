@@ -78,6 +78,21 @@ Json scaleOf(const ResourceInfo& r, const Json& o) {
           {"status", {{"replicas", status.value("replicas", 0)}, {"selector", selStr}}}};
 }
 
+// An update that leaves out the allocated cluster IP keeps it, as in kube
+// (kubectl replace / PUT of a hand-written manifest); node ports are kept by admission.
+void keepServiceAllocations(Json& next, const Json& old) {
+  if (!next.contains("spec") || !next["spec"].is_object() || !old.contains("spec")) return;
+  auto& spec = next["spec"];
+  if (spec.value("type", "ClusterIP") == "ExternalName") return;
+  if (spec.value("clusterIP", "").empty() && old["spec"].contains("clusterIP")) {
+    spec["clusterIP"] = old["spec"]["clusterIP"];
+    if (old["spec"].contains("clusterIPs")) spec["clusterIPs"] = old["spec"]["clusterIPs"];
+  }
+  if (!spec.contains("clusterIPs") && old["spec"].contains("clusterIPs") &&
+      spec.value("clusterIP", "") == old["spec"].value("clusterIP", ""))
+    spec["clusterIPs"] = old["spec"]["clusterIPs"];
+}
+
 }  // namespace
 
 Registry::Registry(Store& store, ClusterConfig cfg) : store_(store), cfg_(std::move(cfg)) {}
@@ -256,6 +271,27 @@ Json Registry::write(const ResourceInfo& r, const std::string& ns, const std::st
                     {{"FieldValueInvalid", "Invalid value: " + std::to_string(n) +
                                                ": must be greater than or equal to 0", "spec.replicas"}});
     next["spec"]["replicas"] = n;
+  } else if (sub == "binding") {
+    // pods/binding (in-process: update(pods, ns, Binding, "binding")): sets
+    // spec.nodeName once and marks the pod scheduled, as kube's BindingREST does.
+    if (r.kind != "Pod") throw notFound(r.groupResource(), name);
+    std::string node = obj.contains("target") && obj["target"].is_object() ? obj["target"].value("name", "") : "";
+    if (node.empty()) throw invalid("", "Binding", name, {{"FieldValueRequired", "Required value", "target.name"}});
+    if (!old["spec"].value("nodeName", "").empty())
+      throw conflict(r.groupResource(), name,
+                     "pod " + name + " is already assigned to node \"" + old["spec"].value("nodeName", "") + "\"");
+    if (metaOf(old).contains("deletionTimestamp"))
+      throw conflict(r.groupResource(), name, "pod " + name + " is being deleted, cannot be assigned to a host");
+    next = old;
+    next["spec"]["nodeName"] = node;
+    Json& conds = next["status"]["conditions"];
+    if (!conds.is_array()) conds = Json::array();
+    Json cond = {{"type", "PodScheduled"}, {"status", "True"}, {"lastProbeTime", nullptr},
+                 {"lastTransitionTime", nowRfc3339()}};
+    bool found = false;
+    for (auto& c : conds)
+      if (c.value("type", "") == "PodScheduled") c = cond, found = true;
+    if (!found) conds.push_back(cond);
   } else {
     checkTypeMeta(r, obj);
     if (!obj["metadata"].value("name", name).empty() && obj["metadata"].value("name", name) != name)
@@ -282,9 +318,11 @@ Json Registry::write(const ResourceInfo& r, const std::string& ns, const std::st
   }
   nm["name"] = name;
   if (r.namespaced) nm["namespace"] = ns;
+  if (r.kind == "Service" && sub.empty()) keepServiceAllocations(next, old);
   applyDefaults(r, next);
   if (r.hasGeneration && specPart(next) != specPart(old)) nm["generation"] = om.value("generation", 0) + 1;
-  auto causes = validateUpdate(r, next, old);
+  // A binding is the one sanctioned change of an unbound pod's spec.nodeName.
+  auto causes = sub == "binding" ? std::vector<StatusCause>{} : validateUpdate(r, next, old);
   if (!causes.empty()) throw invalid(sub == "scale" ? "autoscaling" : r.group, r.kind, name, causes);
   (void)fromPatch;
 
@@ -297,8 +335,11 @@ Json Registry::write(const ResourceInfo& r, const std::string& ns, const std::st
         throw conflict(r.groupResource(), name,
                        "the object has been modified; please apply your changes to the latest version and try again");
       // The last finalizer removed from an object being deleted: it goes now.
+      // A namespace also waits for its spec.finalizers (the namespace controller clears "kubernetes").
       bool finalize = nm.contains("deletionTimestamp") &&
-                      (!nm.contains("finalizers") || nm["finalizers"].empty());
+                      (!nm.contains("finalizers") || nm["finalizers"].empty()) &&
+                      (r.kind != "Namespace" || !next.contains("spec") || !next["spec"].is_object() ||
+                       next["spec"].value("finalizers", Json::array()).empty());
       if (finalize && !(r.kind == "Pod" && nm.value("deletionGracePeriodSeconds", 0) > 0)) {
         if (o.dryRun) throw DryRunResult{next};
         return finishDelete(t, r, next);
