@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/image_cmd.h"
 #include "cli/kubectl_verbs.h"
 #include "common/yaml.h"
 
@@ -214,6 +215,8 @@ namespace k1s {
 int runKubectl(int argc, char** argv) {
   using namespace k1s::cli;
   if (argc < 1) return 1;
+  // `k1s image ...` works on the local data dir with its own flags (cli/image_cmd.cpp).
+  if (std::string(argv[0]) == "image") return runImageCommand(argc, argv);
   std::vector<std::string> rest(argv + 1, argv + argc);
   try {
     Kubectl k(argv[0], parseArgs(rest, globalFlags()));
