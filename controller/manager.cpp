@@ -1,0 +1,34 @@
+// ControllerManager: kube-controller-manager, kube-scheduler and the kubelet's
+// node registration in one object, started and stopped together.
+#include "common/log.h"
+#include "controller/controller.h"
+
+namespace k1s {
+
+ControllerManager::ControllerManager(Client& c, ControllerOptions o) {
+  // The node first, so the scheduler finds it at once.
+  controllers_.push_back(makeNodeController(c, o));
+  controllers_.push_back(makeServiceAccountController(c, o));
+  controllers_.push_back(makeNamespaceController(c, o));
+  controllers_.push_back(makeGarbageCollector(c, o));
+  controllers_.push_back(makeDeploymentController(c, o));
+  controllers_.push_back(makeReplicaSetController(c, o));
+  controllers_.push_back(makeScheduler(c, o));
+  controllers_.push_back(makeEndpointsController(c, o));
+  controllers_.push_back(makeEndpointSliceController(c, o));
+}
+
+ControllerManager::~ControllerManager() { stop(); }
+
+void ControllerManager::start() {
+  for (auto& c : controllers_) {
+    c->start();
+    LOGV(1, "controller-manager", "started controller=" << c->name());
+  }
+}
+
+void ControllerManager::stop() {
+  for (auto it = controllers_.rbegin(); it != controllers_.rend(); ++it) (*it)->stop();
+}
+
+}  // namespace k1s

@@ -1,0 +1,217 @@
+// Endpoints and EndpointSlice controllers against a real in-process API:
+// pod readiness and IP changes, named target ports, terminating pods,
+// selectorless Services, Service deletion.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <set>
+#include <thread>
+
+#include "apiserver/registry.h"
+#include "common/errors.h"
+#include "common/meta.h"
+#include "controller/controller.h"
+
+using namespace k1s;
+
+namespace {
+
+struct Api {
+  std::string dir;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Registry> reg;
+  Api() {
+    char tmpl[] = "/tmp/k1s-ep-XXXXXX";
+    dir = mkdtemp(tmpl);
+    store = std::make_unique<Store>(dir + "/db");
+    reg = std::make_unique<Registry>(*store, ClusterConfig{});
+    reg->bootstrap("127.0.0.1", 6443);
+  }
+  ~Api() {
+    reg.reset();
+    store.reset();
+    std::filesystem::remove_all(dir);
+  }
+};
+
+const ResourceInfo& res(const std::string& group, const std::string& plural) { return *findResource(group, plural); }
+
+bool eventually(const std::function<bool()>& pred, int ms = 5000) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < until) {
+    try {
+      if (pred()) return true;
+    } catch (const ApiError&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+Json makePod(const std::string& name, const Json& labels, int containerPort = 8080) {
+  return {{"metadata", {{"name", name}, {"labels", labels}}},
+          {"spec",
+           {{"containers",
+             {{{"name", "app"}, {"image", "numbers-api:v1"},
+               {"ports", {{{"name", "web"}, {"containerPort", containerPort}}}}}}}}}};
+}
+
+// What a kubelet would report: an IP and a Ready condition.
+void setPodStatus(Registry& reg, const std::string& name, const std::string& ip, bool ready) {
+  Json pod = reg.get(res("", "pods"), "default", name);
+  pod["status"]["phase"] = "Running";
+  pod["status"]["podIP"] = ip;
+  pod["status"]["conditions"] = {{{"type", "Ready"}, {"status", ready ? "True" : "False"}}};
+  reg.update(res("", "pods"), "default", pod, "status");
+}
+
+Json webService() {
+  return {{"metadata", {{"name", "web"}, {"labels", {{"tier", "front"}}}}},
+          {"spec",
+           {{"selector", {{"app", "web"}}},
+            {"ports", {{{"name", "http"}, {"port", 80}, {"targetPort", "web"}, {"protocol", "TCP"}}}}}}};
+}
+
+Json endpointsOf(Registry& reg, const std::string& name) { return reg.get(res("", "endpoints"), "default", name); }
+
+}  // namespace
+
+TEST_CASE("endpoints follow pod readiness, IP changes and named target ports") {
+  Api api;
+  Registry& reg = *api.reg;
+  ControllerOptions opts;
+  auto ctl = makeEndpointsController(reg, opts);
+  ctl->start();
+
+  reg.create(res("", "services"), "default", webService());
+  reg.create(res("", "pods"), "default", makePod("web-1", {{"app", "web"}}));
+  reg.create(res("", "pods"), "default", makePod("other", {{"app", "db"}}));
+  setPodStatus(reg, "other", "10.244.0.9", true);
+
+  // A pod without an IP is not an endpoint yet.
+  REQUIRE(eventually([&] { return endpointsOf(reg, "web").value("subsets", Json::array()).empty(); }));
+  CHECK(labelsOf(endpointsOf(reg, "web"))["tier"] == "front");
+
+  setPodStatus(reg, "web-1", "10.244.0.5", false);
+  REQUIRE(eventually([&] {
+    Json s = endpointsOf(reg, "web").value("subsets", Json::array());
+    return s.size() == 1 && s[0].contains("notReadyAddresses");
+  }));
+  Json subset = endpointsOf(reg, "web")["subsets"][0];
+  CHECK_FALSE(subset.contains("addresses"));
+  CHECK(subset["notReadyAddresses"][0]["ip"] == "10.244.0.5");
+  CHECK(subset["notReadyAddresses"][0]["targetRef"]["kind"] == "Pod");
+  CHECK(subset["notReadyAddresses"][0]["targetRef"]["name"] == "web-1");
+  CHECK(subset["ports"] == Json::parse(R"([{"name":"http","port":8080,"protocol":"TCP"}])"));
+
+  setPodStatus(reg, "web-1", "10.244.0.5", true);
+  REQUIRE(eventually([&] {
+    Json s = endpointsOf(reg, "web").value("subsets", Json::array());
+    return s.size() == 1 && s[0].contains("addresses") && !s[0].contains("notReadyAddresses");
+  }));
+
+  setPodStatus(reg, "web-1", "10.244.0.7", true);
+  REQUIRE(eventually([&] { return endpointsOf(reg, "web")["subsets"][0]["addresses"][0]["ip"] == "10.244.0.7"; }));
+
+  // A second pod whose named port resolves differently lands in its own subset.
+  reg.create(res("", "pods"), "default", makePod("web-2", {{"app", "web"}}, 9090));
+  setPodStatus(reg, "web-2", "10.244.0.8", true);
+  REQUIRE(eventually([&] { return endpointsOf(reg, "web")["subsets"].size() == 2; }));
+  std::set<int> ports;
+  Json two = endpointsOf(reg, "web");
+  for (auto& s : two["subsets"]) ports.insert(s["ports"][0]["port"].get<int>());
+  CHECK(ports == std::set<int>{8080, 9090});
+
+  // Terminating pods leave the Endpoints (a finalizer keeps this one around).
+  Json w2 = reg.get(res("", "pods"), "default", "web-2");
+  w2["metadata"]["finalizers"] = {"example.com/hold"};
+  reg.update(res("", "pods"), "default", w2);
+  reg.remove(res("", "pods"), "default", "web-2");
+  REQUIRE(eventually([&] { return endpointsOf(reg, "web")["subsets"].size() == 1; }));
+  CHECK(endpointsOf(reg, "web")["subsets"][0]["addresses"][0]["targetRef"]["name"] == "web-1");
+
+  // Deleting the Service deletes its Endpoints.
+  reg.remove(res("", "services"), "default", "web");
+  CHECK(eventually([&] {
+    try {
+      endpointsOf(reg, "web");
+      return false;
+    } catch (const ApiError& e) {
+      return e.code == 404;
+    }
+  }));
+  ctl->stop();
+}
+
+TEST_CASE("endpoints of selectorless services and of the kubernetes service are left alone") {
+  Api api;
+  Registry& reg = *api.reg;
+  auto ctl = makeEndpointsController(reg, ControllerOptions{});
+  ctl->start();
+  reg.create(res("", "services"), "default",
+             {{"metadata", {{"name", "external"}}}, {"spec", {{"ports", {{{"port", 5432}}}}}}});
+  Json ep = {{"metadata", {{"name", "external"}}},
+             {"subsets", {{{"addresses", {{{"ip", "192.168.1.10"}}}}, {"ports", {{{"port", 5432}}}}}}}};
+  reg.create(res("", "endpoints"), "default", ep);
+  Json kube = endpointsOf(reg, "kubernetes");
+  // Give the controller time to (wrongly) act, then check nothing changed.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(endpointsOf(reg, "external")["subsets"][0]["addresses"][0]["ip"] == "192.168.1.10");
+  CHECK(endpointsOf(reg, "kubernetes") == kube);
+  ctl->stop();
+}
+
+TEST_CASE("endpointslices mirror the service's pods with conditions, ports and an owner") {
+  Api api;
+  Registry& reg = *api.reg;
+  auto ctl = makeEndpointSliceController(reg, ControllerOptions{});
+  ctl->start();
+  Json svc = reg.create(res("", "services"), "default", webService());
+  auto& sliceRes = res("discovery.k8s.io", "endpointslices");
+  ListOptions lo;
+  lo.labelSelector = "kubernetes.io/service-name=web";
+  auto slices = [&] { return reg.list(sliceRes, "default", lo)["items"]; };
+
+  // No pods yet: one empty placeholder slice.
+  REQUIRE(eventually([&] { return slices().size() == 1; }));
+  Json s = slices()[0];
+  CHECK(nameOf(s).rfind("web-", 0) == 0);
+  CHECK(nameOf(s).size() == 9);
+  CHECK(s["addressType"] == "IPv4");
+  CHECK(labelsOf(s)["endpointslice.kubernetes.io/managed-by"] == "endpointslice-controller.k8s.io");
+  CHECK(labelsOf(s)["tier"] == "front");
+  CHECK(metaOf(s)["ownerReferences"][0]["kind"] == "Service");
+  CHECK(metaOf(s)["ownerReferences"][0]["uid"] == metaOf(svc)["uid"]);
+
+  reg.create(res("", "pods"), "default", makePod("web-1", {{"app", "web"}}));
+  setPodStatus(reg, "web-1", "10.244.0.5", true);
+  REQUIRE(eventually([&] {
+    Json l = slices();
+    return l.size() == 1 && l[0].value("endpoints", Json::array()).size() == 1;
+  }));
+  s = slices()[0];
+  CHECK(s["ports"] == Json::parse(R"([{"name":"http","port":8080,"protocol":"TCP"}])"));
+  Json ep = s["endpoints"][0];
+  CHECK(ep["addresses"] == Json::array({"10.244.0.5"}));
+  CHECK(ep["conditions"] == Json::parse(R"({"ready":true,"serving":true,"terminating":false})"));
+  CHECK(ep["targetRef"]["name"] == "web-1");
+
+  // A terminating pod stays in the slice, marked terminating and not ready.
+  Json pod = reg.get(res("", "pods"), "default", "web-1");
+  pod["metadata"]["finalizers"] = {"example.com/hold"};
+  reg.update(res("", "pods"), "default", pod);
+  reg.remove(res("", "pods"), "default", "web-1");
+  REQUIRE(eventually([&] {
+    Json l = slices();
+    return l.size() == 1 && l[0]["endpoints"][0]["conditions"]["terminating"] == true;
+  }));
+  CHECK(slices()[0]["endpoints"][0]["conditions"]["ready"] == false);
+  CHECK(slices()[0]["endpoints"][0]["conditions"]["serving"] == true);
+
+  reg.remove(res("", "services"), "default", "web");
+  CHECK(eventually([&] { return slices().empty(); }));
+  ctl->stop();
+}

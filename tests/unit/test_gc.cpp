@@ -1,0 +1,204 @@
+// The garbage collector against a real in-process API: background, foreground
+// and orphan deletion, dependents with several owners, and a Deployment taken
+// down with its ReplicaSets and pods.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "apiserver/registry.h"
+#include "common/errors.h"
+#include "common/meta.h"
+#include "controller/controller.h"
+
+using namespace k1s;
+
+namespace {
+
+struct Api {
+  std::string dir;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Registry> reg;
+  Api() {
+    char tmpl[] = "/tmp/k1s-gc-XXXXXX";
+    dir = mkdtemp(tmpl);
+    store = std::make_unique<Store>(dir + "/db");
+    reg = std::make_unique<Registry>(*store, ClusterConfig{});
+    reg->bootstrap("127.0.0.1", 6443);
+  }
+  ~Api() {
+    reg.reset();
+    store.reset();
+    std::filesystem::remove_all(dir);
+  }
+};
+
+const ResourceInfo& pods() { return *findResource("", "pods"); }
+const ResourceInfo& replicaSets() { return *findResource("apps", "replicasets"); }
+const ResourceInfo& configMaps() { return *findResource("", "configmaps"); }
+
+bool eventually(const std::function<bool()>& pred, int ms = 5000) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < until) {
+    try {
+      if (pred()) return true;
+    } catch (const ApiError&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+bool gone(Registry& reg, const ResourceInfo& r, const std::string& name) {
+  try {
+    reg.get(r, "default", name);
+    return false;
+  } catch (const ApiError& e) {
+    return e.code == 404;
+  }
+}
+
+Json podTemplate() {
+  return {{"metadata", {{"labels", {{"app", "web"}}}}},
+          {"spec", {{"containers", {{{"name", "app"}, {"image", "numbers-api:v1"}}}}}}};
+}
+
+Json createOwnerRS(Registry& reg, const std::string& name) {
+  return reg.create(replicaSets(), "default",
+                    {{"metadata", {{"name", name}}},
+                     {"spec", {{"replicas", 0}, {"selector", {{"matchLabels", {{"app", "web"}}}}}, {"template", podTemplate()}}}});
+}
+
+Json ownerRef(const Json& owner, bool block = true) {
+  return {{"apiVersion", owner["apiVersion"]}, {"kind", owner["kind"]},   {"name", nameOf(owner)},
+          {"uid", metaOf(owner)["uid"]},       {"controller", true}, {"blockOwnerDeletion", block}};
+}
+
+void createDependentPod(Registry& reg, const std::string& name, const Json& refs) {
+  Json pod = podTemplate();
+  pod["metadata"]["name"] = name;
+  pod["metadata"]["ownerReferences"] = refs;
+  reg.create(pods(), "default", pod);
+}
+
+DeleteOptions policy(const std::string& p) {
+  DeleteOptions o;
+  o.propagationPolicy = p;
+  return o;
+}
+
+struct GcFixture {
+  Api api;
+  Registry& reg = *api.reg;
+  std::unique_ptr<Controller> gc = makeGarbageCollector(reg, ControllerOptions{});
+  GcFixture() { gc->start(); }
+  ~GcFixture() { gc->stop(); }
+};
+
+}  // namespace
+
+TEST_CASE("background deletion removes dependents whose every owner is gone") {
+  GcFixture f;
+  Json rs = createOwnerRS(f.reg, "rs1");
+  Json cm = f.reg.create(configMaps(), "default", {{"metadata", {{"name", "other-owner"}}}});
+  createDependentPod(f.reg, "only-child", Json::array({ownerRef(rs)}));
+  Json second = ownerRef(cm);
+  second["controller"] = false;
+  createDependentPod(f.reg, "two-owners", Json::array({ownerRef(rs), second}));
+
+  f.reg.remove(replicaSets(), "default", "rs1", policy("Background"));
+  CHECK(eventually([&] { return gone(f.reg, pods(), "only-child"); }));
+  // A dependent with a surviving owner stays and loses the dangling reference.
+  REQUIRE(eventually([&] { return metaOf(f.reg.get(pods(), "default", "two-owners"))["ownerReferences"].size() == 1; }));
+  CHECK(metaOf(f.reg.get(pods(), "default", "two-owners"))["ownerReferences"][0]["name"] == "other-owner");
+}
+
+TEST_CASE("foreground deletion removes dependents before the owner") {
+  GcFixture f;
+  Json rs = createOwnerRS(f.reg, "rs-fg");
+  createDependentPod(f.reg, "fg-1", Json::array({ownerRef(rs)}));
+  createDependentPod(f.reg, "fg-2", Json::array({ownerRef(rs)}));
+  // A finalizer on one dependent shows the owner waiting for it.
+  Json held = f.reg.get(pods(), "default", "fg-2");
+  held["metadata"]["finalizers"] = {"example.com/hold"};
+  f.reg.update(pods(), "default", held);
+
+  Json marked = f.reg.remove(replicaSets(), "default", "rs-fg", policy("Foreground"));
+  CHECK(metaOf(marked).contains("deletionTimestamp"));
+  CHECK(eventually([&] { return gone(f.reg, pods(), "fg-1"); }));
+  REQUIRE(eventually([&] { return metaOf(f.reg.get(pods(), "default", "fg-2")).contains("deletionTimestamp"); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Json owner = f.reg.get(replicaSets(), "default", "rs-fg");
+  CHECK(metaOf(owner)["finalizers"] == Json::array({"foregroundDeletion"}));
+
+  held = f.reg.get(pods(), "default", "fg-2");
+  held["metadata"].erase("finalizers");
+  f.reg.update(pods(), "default", held);
+  CHECK(eventually([&] { return gone(f.reg, pods(), "fg-2"); }));
+  CHECK(eventually([&] { return gone(f.reg, replicaSets(), "rs-fg"); }));
+}
+
+TEST_CASE("orphan deletion removes the owner and leaves dependents without the reference") {
+  GcFixture f;
+  Json rs = createOwnerRS(f.reg, "rs-or");
+  createDependentPod(f.reg, "or-1", Json::array({ownerRef(rs)}));
+  createDependentPod(f.reg, "or-2", Json::array({ownerRef(rs)}));
+  // Let the collector's index see the dependents before the owner goes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  f.reg.remove(replicaSets(), "default", "rs-or", policy("Orphan"));
+  REQUIRE(eventually([&] { return gone(f.reg, replicaSets(), "rs-or"); }));
+  for (const char* name : {"or-1", "or-2"}) {
+    Json p = f.reg.get(pods(), "default", name);
+    CHECK_FALSE(metaOf(p).contains("deletionTimestamp"));
+    CHECK(metaOf(p).value("ownerReferences", Json::array()).empty());
+  }
+  // And they stay.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK_FALSE(gone(f.reg, pods(), "or-1"));
+}
+
+TEST_CASE("deleting a Deployment takes its ReplicaSets and pods; orphaning keeps them") {
+  Api api;
+  Registry& reg = *api.reg;
+  ControllerOptions o;
+  auto gc = makeGarbageCollector(reg, o);
+  auto dc = makeDeploymentController(reg, o);
+  auto rc = makeReplicaSetController(reg, o);
+  gc->start();
+  dc->start();
+  rc->start();
+  auto& deps = *findResource("apps", "deployments");
+  auto makeDeploy = [&](const std::string& name) {
+    Json tpl = podTemplate();
+    tpl["metadata"]["labels"] = {{"app", name}};
+    reg.create(deps, "default",
+               {{"metadata", {{"name", name}}},
+                {"spec", {{"replicas", 2}, {"selector", {{"matchLabels", {{"app", name}}}}}, {"template", tpl}}}});
+  };
+  auto count = [&](const ResourceInfo& r, const std::string& app) {
+    ListOptions lo;
+    lo.labelSelector = "app=" + app;
+    return reg.list(r, "default", lo)["items"].size();
+  };
+
+  makeDeploy("web");
+  REQUIRE(eventually([&] { return count(replicaSets(), "web") == 1 && count(pods(), "web") == 2; }));
+  reg.remove(deps, "default", "web", policy("Background"));
+  CHECK(eventually([&] { return count(replicaSets(), "web") == 0 && count(pods(), "web") == 0; }));
+
+  makeDeploy("keep");
+  REQUIRE(eventually([&] { return count(replicaSets(), "keep") == 1 && count(pods(), "keep") == 2; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  reg.remove(deps, "default", "keep", policy("Orphan"));
+  REQUIRE(eventually([&] { return gone(reg, deps, "keep"); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(count(replicaSets(), "keep") == 1);
+  CHECK(count(pods(), "keep") == 2);
+
+  rc->stop();
+  dc->stop();
+  gc->stop();
+}

@@ -1,0 +1,135 @@
+// The namespace and service-account controllers against a real in-process API:
+// a deleted namespace is emptied, waits for content with finalizers (phase
+// Terminating, conditions saying why), then goes; every namespace gets `default`.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "apiserver/registry.h"
+#include "common/errors.h"
+#include "common/meta.h"
+#include "controller/controller.h"
+
+using namespace k1s;
+
+namespace {
+
+struct Api {
+  std::string dir;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Registry> reg;
+  Api() {
+    char tmpl[] = "/tmp/k1s-ns-XXXXXX";
+    dir = mkdtemp(tmpl);
+    store = std::make_unique<Store>(dir + "/db");
+    reg = std::make_unique<Registry>(*store, ClusterConfig{});
+    reg->bootstrap("127.0.0.1", 6443);
+  }
+  ~Api() {
+    reg.reset();
+    store.reset();
+    std::filesystem::remove_all(dir);
+  }
+};
+
+const ResourceInfo& res(const std::string& group, const std::string& plural) { return *findResource(group, plural); }
+
+bool eventually(const std::function<bool()>& pred, int ms = 5000) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < until) {
+    try {
+      if (pred()) return true;
+    } catch (const ApiError&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+bool gone(Registry& reg, const ResourceInfo& r, const std::string& ns, const std::string& name) {
+  try {
+    reg.get(r, ns, name);
+    return false;
+  } catch (const ApiError& e) {
+    return e.code == 404;
+  }
+}
+
+Json conditionOf(const Json& ns, const std::string& type) {
+  for (auto& c : ns["status"].value("conditions", Json::array()))
+    if (c["type"] == type) return c;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("a deleted namespace is emptied, waits for finalizers, then disappears") {
+  Api api;
+  Registry& reg = *api.reg;
+  auto ctl = makeNamespaceController(reg, ControllerOptions{});
+  ctl->start();
+  auto& nsRes = res("", "namespaces");
+  reg.create(nsRes, "", {{"metadata", {{"name", "doomed"}}}});
+  reg.create(res("", "configmaps"), "doomed", {{"metadata", {{"name", "settings"}}}, {"data", {{"a", "b"}}}});
+  reg.create(res("", "services"), "doomed",
+             {{"metadata", {{"name", "web"}}}, {"spec", {{"selector", {{"app", "web"}}}, {"ports", {{{"port", 80}}}}}}});
+  reg.create(res("", "pods"), "doomed",
+             {{"metadata", {{"name", "held"}, {"finalizers", {"example.com/hold"}}}},
+              {"spec", {{"containers", {{{"name", "app"}, {"image", "numbers-api:v1"}}}}}}});
+
+  reg.remove(nsRes, "", "doomed");
+  CHECK(reg.get(nsRes, "", "doomed")["status"]["phase"] == "Terminating");
+  CHECK(eventually([&] {
+    return gone(reg, res("", "configmaps"), "doomed", "settings") && gone(reg, res("", "services"), "doomed", "web");
+  }));
+  // The held pod keeps the namespace, and the conditions say so.
+  REQUIRE(eventually([&] {
+    Json c = conditionOf(reg.get(nsRes, "", "doomed"), "NamespaceFinalizersRemaining");
+    return !c.is_null() && c["status"] == "True";
+  }));
+  Json ns = reg.get(nsRes, "", "doomed");
+  CHECK(ns["status"]["phase"] == "Terminating");
+  CHECK(conditionOf(ns, "NamespaceContentRemaining")["message"] ==
+        "Some resources are remaining: pods. has 1 resource instances");
+  CHECK(conditionOf(ns, "NamespaceFinalizersRemaining")["message"] ==
+        "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances");
+  CHECK(ns["spec"]["finalizers"] == Json::array({"kubernetes"}));
+  // New content is refused meanwhile.
+  CHECK_THROWS_AS(reg.create(res("", "configmaps"), "doomed", {{"metadata", {{"name", "late"}}}}), ApiError);
+
+  Json pod = reg.get(res("", "pods"), "doomed", "held");
+  pod["metadata"].erase("finalizers");
+  reg.update(res("", "pods"), "doomed", pod);
+  CHECK(eventually([&] { return gone(reg, nsRes, "", "doomed"); }));
+  ctl->stop();
+}
+
+TEST_CASE("an empty namespace is removed promptly") {
+  Api api;
+  Registry& reg = *api.reg;
+  auto ctl = makeNamespaceController(reg, ControllerOptions{});
+  ctl->start();
+  auto& nsRes = res("", "namespaces");
+  reg.create(nsRes, "", {{"metadata", {{"name", "empty"}}}});
+  reg.remove(nsRes, "", "empty");
+  CHECK(eventually([&] { return gone(reg, nsRes, "", "empty"); }, 3000));
+  ctl->stop();
+}
+
+TEST_CASE("every active namespace gets a default service account, recreated when deleted") {
+  Api api;
+  Registry& reg = *api.reg;
+  auto ctl = makeServiceAccountController(reg, ControllerOptions{});
+  ctl->start();
+  auto& sa = res("", "serviceaccounts");
+  CHECK(eventually([&] { return !gone(reg, sa, "default", "default") && !gone(reg, sa, "kube-system", "default"); }));
+  reg.create(res("", "namespaces"), "", {{"metadata", {{"name", "team-a"}}}});
+  CHECK(eventually([&] { return !gone(reg, sa, "team-a", "default"); }));
+  reg.remove(sa, "team-a", "default");
+  CHECK(eventually([&] { return !gone(reg, sa, "team-a", "default"); }));
+  ctl->stop();
+}
