@@ -64,7 +64,9 @@ void Informer::relist() {
     Json o = item;
     o["kind"] = res_.kind;
     o["apiVersion"] = res_.apiVersion();
-    fresh[namespaceOf(o) + "/" + nameOf(o)] = std::make_shared<const Json>(std::move(o));
+    // The key first: the right side of `=` is evaluated before the subscript (C++17).
+    std::string key = namespaceOf(o) + "/" + nameOf(o);
+    fresh[key] = std::make_shared<const Json>(std::move(o));
   }
   std::map<std::string, CachedObject> old;
   {
