@@ -236,12 +236,13 @@ struct Applier {
               << " is missing the kubectl.kubernetes.io/last-applied-configuration annotation which is required "
                  "by k1s apply. k1s apply should only be used on resources created declaratively by either k1s "
                  "create --save-config or k1s apply. The missing annotation will be patched automatically.\n";
-      if (plan.action == ApplyPlan::Unchanged) {
-        k.out << prefix << " unchanged" << suffix << "\n";
-        return;
-      }
+      // kubectl's client dry run does not diff: an existing object is "configured".
       if (dryRun == "client") {
         k.out << prefix << " configured" << suffix << "\n";
+        return;
+      }
+      if (plan.action == ApplyPlan::Unchanged) {
+        k.out << prefix << " unchanged" << suffix << "\n";
         return;
       }
       try {

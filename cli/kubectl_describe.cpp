@@ -267,8 +267,26 @@ static std::string probeText(const Json& p) {
          n("periodSeconds", 10) + "s #success=" + n("successThreshold", 1) + " #failure=" + n("failureThreshold", 3);
 }
 
+std::string podFieldValue(const Json& pod, const std::string& path) {
+  Json meta = metaOf(pod);
+  for (const char* map : {"labels", "annotations"}) {
+    std::string prefix = std::string("metadata.") + map + "['";
+    if (path.compare(0, prefix.size(), prefix) == 0 && path.size() > prefix.size() + 2)
+      return str(meta.value(map, Json::object()), path.substr(prefix.size(), path.size() - prefix.size() - 2).c_str());
+  }
+  if (path == "metadata.name") return str(meta, "name");
+  if (path == "metadata.namespace") return str(meta, "namespace");
+  if (path == "metadata.uid") return str(meta, "uid");
+  Json spec = pod.value("spec", Json::object()), status = pod.value("status", Json::object());
+  if (path == "spec.nodeName") return str(spec, "nodeName");
+  if (path == "spec.serviceAccountName") return str(spec, "serviceAccountName");
+  if (path == "status.hostIP") return str(status, "hostIP");
+  if (path == "status.podIP") return str(status, "podIP");
+  return "";
+}
+
 std::string containersSection(const std::string& title, const Json& containers, const Json& statuses,
-                              bool inTemplate, long long now) {
+                              bool inTemplate, const Json& pod) {
   const std::string ind = "    ";
   std::string out = (inTemplate ? "  " : "") + title + ":\n";
   for (auto& c : containers) {
@@ -315,7 +333,8 @@ std::string containersSection(const std::string& title, const Json& containers, 
         if (e.contains("valueFrom")) {
           auto& vf = e["valueFrom"];
           if (vf.contains("fieldRef"))
-            value = "(" + str(vf["fieldRef"], "apiVersion", "v1") + ":" + str(vf["fieldRef"], "fieldPath") + ")";
+            value = (pod.is_null() ? "" : podFieldValue(pod, str(vf["fieldRef"], "fieldPath"))) + " (" +
+                    str(vf["fieldRef"], "apiVersion", "v1") + ":" + str(vf["fieldRef"], "fieldPath") + ")";
           else if (vf.contains("configMapKeyRef"))
             value = "<set to the key '" + str(vf["configMapKeyRef"], "key") + "' of config map '" +
                     str(vf["configMapKeyRef"], "name") + "'>\tOptional: " +
@@ -340,7 +359,6 @@ std::string containersSection(const std::string& title, const Json& containers, 
       }
     }
   }
-  (void)now;
   return out;
 }
 
@@ -398,8 +416,8 @@ std::string podTemplateSection(const Json& tmpl, long long now) {
     out += annotationsMultiline("  Annotations", meta["annotations"]);
   if (!str(spec, "serviceAccountName").empty()) out += "  Service Account:\t" + str(spec, "serviceAccountName") + "\n";
   if (!spec.value("initContainers", Json::array()).empty())
-    out += containersSection("Init Containers", spec["initContainers"], Json::array(), true, now);
-  out += containersSection("Containers", spec.value("containers", Json::array()), Json::array(), true, now);
+    out += containersSection("Init Containers", spec["initContainers"], Json::array(), true, nullptr);
+  out += containersSection("Containers", spec.value("containers", Json::array()), Json::array(), true, nullptr);
   out += volumesSection(spec.value("volumes", Json::array()), "  ");
   out += labelsMultiline("  Node-Selectors", spec.value("nodeSelector", Json::object()));
   out += tolerationsMultiline("  Tolerations", spec.value("tolerations", Json::array()));
@@ -445,9 +463,9 @@ std::string describePod(const Json& pod, const Fetch& fetch, long long now) {
   if (ctrl.is_object()) out += "Controlled By:\t" + str(ctrl, "kind") + "/" + str(ctrl, "name") + "\n";
   if (!spec.value("initContainers", Json::array()).empty())
     out += containersSection("Init Containers", spec["initContainers"], status.value("initContainerStatuses", Json::array()),
-                             false, now);
+                             false, pod);
   out += containersSection("Containers", spec.value("containers", Json::array()),
-                           status.value("containerStatuses", Json::array()), false, now);
+                           status.value("containerStatuses", Json::array()), false, pod);
   Json conds = status.value("conditions", Json::array());
   if (!conds.empty()) {
     out += "Conditions:\n  Type\tStatus\n";

@@ -27,9 +27,12 @@ std::string annotationsMultiline(const std::string& title, const Json& annotatio
 std::string eventsSection(const Json& eventList, long long now);
 // Events for an object, fetched by involvedObject.uid.
 std::string eventsFor(const Json& obj, const Fetch& fetch, long long now);
-// Containers of a pod or pod template; `statuses` empty for templates.
+// Containers of a pod or pod template; `statuses` empty and `pod` null for
+// templates (the pod resolves fieldRef environment values).
 std::string containersSection(const std::string& title, const Json& containers, const Json& statuses,
-                              bool inTemplate, long long now);
+                              bool inTemplate, const Json& pod);
+// The value of a downward-API field path on a pod ("metadata.name", "metadata.labels['app']").
+std::string podFieldValue(const Json& pod, const std::string& fieldPath);
 std::string podTemplateSection(const Json& tmpl, long long now);
 
 // The describers; `kind` as in the object ("Pod", "Deployment", ...).

@@ -114,10 +114,13 @@ std::string describeDeployment(const Json& d, const Fetch& fetch, long long now)
         olds.push_back(text);
     }
   }
-  std::string oldText;
-  for (auto& o : olds) oldText += (oldText.empty() ? "" : ", ") + o;
-  out += "OldReplicaSets:\t" + (oldText.empty() ? "<none>" : oldText) + "\n";
-  out += "NewReplicaSet:\t" + (fresh.empty() ? "<none>" : fresh) + "\n";
+  // kubectl leaves both lines out while the deployment has no replica sets yet.
+  if (!olds.empty() || !fresh.empty()) {
+    std::string oldText;
+    for (auto& o : olds) oldText += (oldText.empty() ? "" : ", ") + o;
+    out += "OldReplicaSets:\t" + (oldText.empty() ? "<none>" : oldText) + "\n";
+    out += "NewReplicaSet:\t" + (fresh.empty() ? "<none>" : fresh) + "\n";
+  }
   out += eventsFor(d, fetch, now);
   return out;
 }
@@ -224,8 +227,12 @@ std::string describeService(const Json& svc, const Fetch& fetch, long long now) 
 std::string describeNamespace(const Json& ns, const Fetch& fetch, long long now) {
   std::string out = header(ns, false) + labelsAndAnnotations(ns);
   out += "Status:\t" + str(ns.value("status", Json::object()), "phase", "Active") + "\n";
-  out += "\nNo resource quota.\n\nNo LimitRange resource.\n";
-  (void)fetch;
+  // Sections for quota and limit ranges appear only when the server serves them.
+  std::string name = str(metaOf(ns), "name");
+  Json quotas = fetch("/api/v1/namespaces/" + name + "/resourcequotas");
+  if (quotas.is_object() && quotas.value("items", Json::array()).empty()) out += "\nNo resource quota.\n";
+  Json limits = fetch("/api/v1/namespaces/" + name + "/limitranges");
+  if (limits.is_object() && limits.value("items", Json::array()).empty()) out += "\nNo LimitRange resource.\n";
   (void)now;
   return out;
 }
@@ -422,8 +429,8 @@ int cmdDescribe(Kubectl& k) {
   for (size_t i = 0; i < texts.size(); ++i) k.out << (i ? "\n\n" : "") << texts[i];
   k.out.flush();
   if (texts.empty() && errors.empty()) {
-    bool namespaced = !refs.empty() && refs[0].type->namespaced && !k.allNamespaces();
-    k.err << (namespaced ? "No resources found in " + k.ns() + " namespace." : std::string("No resources found")) << "\n";
+    // Unlike get, kubectl's describe names the namespace even for cluster-scoped kinds.
+    k.err << (!k.allNamespaces() ? "No resources found in " + k.ns() + " namespace." : std::string("No resources found")) << "\n";
   }
   for (auto& e : errors) k.err << e << "\n";
   return errors.empty() ? 0 : 1;

@@ -76,6 +76,18 @@ static Json listAll(GetContext& c, const ApiResource& r, const std::string& ns, 
   return merged;
 }
 
+// "30", "30s", "2m", "1h" -> seconds (0 when unset or unparsable).
+static long long parseDurationSeconds(const std::string& v) {
+  if (v.empty()) return 0;
+  char* end = nullptr;
+  long long n = strtoll(v.c_str(), &end, 10);
+  std::string unit = end ? end : "";
+  if (unit == "" || unit == "s") return n;
+  if (unit == "m") return n * 60;
+  if (unit == "h") return n * 3600;
+  return 0;
+}
+
 static void watchType(GetContext& c, const ApiResource& r, const std::string& ns, const std::string& name,
                       const std::string& resourceVersion, Json columns, TabWriter& tw, bool headerPrinted,
                       const TableOptions& opts) {
@@ -85,6 +97,9 @@ static void watchType(GetContext& c, const ApiResource& r, const std::string& ns
   if (!name.empty()) fs = "metadata.name=" + name;
   if (!fs.empty()) q.emplace_back("fieldSelector", fs);
   if (!resourceVersion.empty()) q.emplace_back("resourceVersion", resourceVersion);
+  // --request-timeout bounds the watch; the server ends it and we exit as kubectl does.
+  if (long long t = parseDurationSeconds(c.k.args.get("request-timeout", "0")); t > 0)
+    q.emplace_back("timeoutSeconds", std::to_string(t));
   q.emplace_back("watch", "true");
   std::string buffer, errorBody;
   int status = 0;

@@ -66,8 +66,9 @@ int cmdApiResources(Kubectl& k) {
     }
     rows.push_back(&r);
   }
-  // kubectl sorts by group (stable), keeping the server's order inside one.
-  std::stable_sort(rows.begin(), rows.end(), [](auto* x, auto* y) { return x->group < y->group; });
+  // kubectl sorts by group, then by name.
+  std::sort(rows.begin(), rows.end(),
+            [](auto* x, auto* y) { return x->group != y->group ? x->group < y->group : x->plural < y->plural; });
   if (output == "name") {
     for (auto* r : rows) k.out << (r->group.empty() ? r->plural : r->plural + "." + r->group) << "\n";
     return 0;

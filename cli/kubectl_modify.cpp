@@ -225,6 +225,9 @@ int cmdLabelOrAnnotate(Kubectl& k) {
           if (existing.contains(key) && existing[key] != v)
             throw CliError("error: '" + key + "' already has a value (" + existing[key].get<std::string>() +
                            "), and --overwrite is false");
+      if (isLabel)
+        for (auto& key : removals)
+          if (!existing.contains(key)) k.out << "label \"" << key << "\" not found.\n";
       Json updated = existing;
       for (auto& [key, v] : changes.items()) updated[key] = v;
       for (auto& key : removals) updated.erase(key);
