@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -19,6 +20,9 @@ std::runtime_error ipamError(const std::string& what) { return std::runtime_erro
 // Writes `data` to `path` so that a reader sees either the old or the new
 // content, never a torn file: temp file in the same directory, fsync, rename.
 void writeFileAtomic(const std::string& path, const std::string& data) {
+  std::error_code ec;
+  auto dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) throw ipamError("open " + tmp + ": " + std::strerror(errno));

@@ -3,7 +3,10 @@
 // while in use), hairpin on bridge ports, routes. Everything created is named
 // with the configured bridge name as prefix and removed by teardown().
 #pragma once
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace k1s {
 
@@ -26,6 +29,7 @@ struct PodNetwork {
 class PodNetworkManager {
  public:
   explicit PodNetworkManager(PodNetworkOptions o);
+  ~PodNetworkManager();
   // Creates the bridge (idempotent), enables forwarding, routes the service CIDR to the bridge.
   void init();
   // Creates (or returns the existing) network for a pod: named netns, veth, IP, default route, lo up.
@@ -34,9 +38,19 @@ class PodNetworkManager {
   // Removes everything this manager created (bridge, all pod netns and veths, routes).
   void teardown();
   std::string bridgeIP() const;
+  // The pod's network as recorded in the IPAM state (survives a restart), if any.
+  std::optional<PodNetwork> lookup(const std::string& podUid) const;
+  // Uids of every pod holding a network, e.g. to release the ones whose pods
+  // disappeared while the daemon was down.
+  std::vector<std::string> podUids() const;
+  // Whether init() found bridge netfilter (br_netfilter) and enabled
+  // bridge-nf-call-iptables; without it, pod->service->same-bridge DNAT fails.
+  bool bridgeNetfilter() const;
 
  private:
   PodNetworkOptions o_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace k1s

@@ -66,7 +66,7 @@ TEST_CASE("ipam: round-robin wraps around and reuses freed addresses only when n
 
 TEST_CASE("ipam: leases survive a restart through the state file") {
   TempDir d;
-  std::string state = d.path + "/ipam.json";
+  std::string state = d.path + "/data/ipam.json";  // the data dir may not exist yet
   std::string a, b;
   {
     Ipam ipam("10.244.0.0/24", state);
