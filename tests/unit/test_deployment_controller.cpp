@@ -297,6 +297,23 @@ TEST_CASE("deployment controller: a rolling update stays within maxSurge and max
   CHECK(c.hasEvent("ScalingReplicaSet", "Scaled down replica set " + oldRs + " to 3 from 4"));
 }
 
+TEST_CASE("deployment controller: percentages round surge up and unavailability down") {
+  DeployCluster c;
+  Json d = deployment("big", 10, "app:v1");
+  // 30% of 10 surges 3; 25% of 10 = 2.5 allows 2 unavailable.
+  d["spec"]["strategy"] = {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxSurge", "30%"}, {"maxUnavailable", "25%"}}}};
+  c.reg->create(deployR(), "default", d);
+  REQUIRE(eventually([&] { return c.pods("app=big").size() == 10; }));
+  CHECK(annotation(c.replicaSets("big")[0], "deployment.kubernetes.io/max-replicas") == "13");
+  c.markAllReady("app=big");
+  REQUIRE(eventually([&] { return rolledOut(c.get("big")); }));
+  c.edit("big", [](Json& x) { x["spec"]["template"]["spec"]["containers"][0]["image"] = "app:v2"; });
+  // The rollout opens at 13 pods: 3 new by surge, then 2 old go (unavailable) and 2 more new come.
+  REQUIRE(eventually([&] { return c.pods("app=big").size() == 13; }));
+  driveRollingUpdate(c, "big", 10, 3, 2);
+  for (auto& p : c.pods("app=big")) CHECK(p["spec"]["containers"][0]["image"] == "app:v2");
+}
+
 TEST_CASE("deployment controller: rolling back to an old template reuses its ReplicaSet with a new revision") {
   DeployCluster c;
   c.reg->create(deployR(), "default", deployment("undo", 2, "app:v1"));
@@ -473,4 +490,24 @@ TEST_CASE("deployment controller: a foreign ReplicaSet holding the name bumps co
   CHECK(rs["metadata"]["name"] == "col-" + computePodTemplateHash(c.get("col")["spec"]["template"], 1));
   CHECK(st(c.get("col"), "collisionCount") == 1);
   CHECK(controllerUid(c.reg->get(rsR(), "default", "col-" + hash)).empty());  // the foreign one is left alone
+}
+
+TEST_CASE("deployment controller: a re-created Deployment adopts its orphaned ReplicaSet and pods") {
+  DeployCluster c;
+  c.reg->create(deployR(), "default", deployment("adopt", 2, "app:v1"));
+  REQUIRE(eventually([&] { return c.pods("app=adopt").size() == 2; }));
+  std::string rsName = c.replicaSets("adopt")[0]["metadata"]["name"];
+  std::set<std::string> podNames;
+  for (auto& p : c.pods("app=adopt")) podNames.insert(p["metadata"]["name"]);
+  // As after `kubectl delete deployment --cascade=orphan`: the ReplicaSet loses its owner.
+  c.reg->remove(deployR(), "default", "adopt");
+  c.reg->patch(rsR(), "default", rsName, PatchType::Merge, {{"metadata", {{"ownerReferences", nullptr}}}});
+
+  Json d = c.reg->create(deployR(), "default", deployment("adopt", 2, "app:v1"));
+  REQUIRE(eventually([&] { return controllerUid(c.reg->get(rsR(), "default", rsName)) == d["metadata"]["uid"]; }));
+  REQUIRE(eventually([&] { return st(c.get("adopt"), "replicas") == 2; }));
+  CHECK(c.replicaSets("adopt").size() == 1);
+  std::set<std::string> now;
+  for (auto& p : c.pods("app=adopt")) now.insert(p["metadata"]["name"]);
+  CHECK(now == podNames);
 }
