@@ -75,9 +75,7 @@ class EndpointsController : public Controller {
 
   void stop() override {
     workers_.stop();
-    endpoints_.stop();
-    pods_.stop();
-    services_.stop();
+    stopInformers({&endpoints_, &pods_, &services_});
   }
 
  private:

@@ -68,9 +68,7 @@ class EndpointSliceController : public Controller {
 
   void stop() override {
     workers_.stop();
-    slices_.stop();
-    pods_.stop();
-    services_.stop();
+    stopInformers({&slices_, &pods_, &services_});
   }
 
  private:

@@ -101,7 +101,9 @@ class GarbageCollector : public Controller {
 
   void stop() override {
     workers_.stop();
-    for (auto& i : informers_) i->stop();
+    std::vector<Informer*> all;
+    for (auto& i : informers_) all.push_back(i.get());
+    stopInformers(all);
   }
 
  private:

@@ -203,10 +203,11 @@ class NodeController : public Controller {
       created = true;
     } else {
       Json next = node;
-      for (auto& [k, v] : labels().items()) next["metadata"]["labels"][k] = v;
+      Json want = labels();
+      for (auto& [k, v] : want.items()) next["metadata"]["labels"][k] = v;
       if (next["spec"].value("podCIDR", "").empty()) {
         next["spec"]["podCIDR"] = o_.podCIDR;
-        next["spec"]["podCIDRs"] = {o_.podCIDR};
+        next["spec"]["podCIDRs"] = Json::array({o_.podCIDR});
       }
       if (next != node) node = client_.update(nodeRes_, "", next);
     }

@@ -60,8 +60,7 @@ class Scheduler : public Controller {
   }
   void stop() override {
     workers_.stop();
-    pods_.stop();
-    nodes_.stop();
+    stopInformers({&pods_, &nodes_});
   }
 
  private:

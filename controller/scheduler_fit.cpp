@@ -203,7 +203,7 @@ bool isResourceReason(const std::string& reason) {
 
 std::vector<std::string> unfitReasons(const Json& pod, const Json& node, const NodeUsage& usage) {
   const Json& nodeSpec = field(node, "spec");
-  if (nodeSpec.value("unschedulable", false)) {
+  if (field(nodeSpec, "unschedulable") == true) {
     // A pod tolerating the unschedulable taint may still go there.
     bool tolerated = false;
     const Json& tols = field(field(pod, "spec"), "tolerations");

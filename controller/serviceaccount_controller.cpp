@@ -38,8 +38,7 @@ class ServiceAccountController : public Controller {
   }
   void stop() override {
     workers_.stop();
-    accounts_.stop();
-    namespaces_.stop();
+    stopInformers({&accounts_, &namespaces_});
   }
 
  private:

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/errors.h"
+#include "common/informer.h"
 #include "common/log.h"
 #include "common/workqueue.h"
 
@@ -57,5 +58,13 @@ class QueueWorkers {
   WorkQueue q_{std::chrono::milliseconds(5), std::chrono::seconds(60)};
   std::vector<std::thread> threads_;
 };
+
+// Stops informers side by side: each one's stop waits out its watch poll, so
+// one after another would add up.
+inline void stopInformers(const std::vector<Informer*>& informers) {
+  std::vector<std::thread> threads;
+  for (auto* i : informers) threads.emplace_back([i] { i->stop(); });
+  for (auto& t : threads) t.join();
+}
 
 }  // namespace k1s

@@ -1,0 +1,110 @@
+// The node controller against a real in-process API: the Node is registered
+// Ready with this machine's capacity and the labels kubectl and users select
+// on, and its heartbeat Lease exists in kube-node-lease.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "apiserver/registry.h"
+#include "common/errors.h"
+#include "common/meta.h"
+#include "controller/controller.h"
+
+using namespace k1s;
+
+namespace {
+
+struct Api {
+  std::string dir;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Registry> reg;
+  Api() {
+    char tmpl[] = "/tmp/k1s-node-XXXXXX";
+    dir = mkdtemp(tmpl);
+    store = std::make_unique<Store>(dir + "/db");
+    reg = std::make_unique<Registry>(*store, ClusterConfig{});
+    reg->bootstrap("127.0.0.1", 6443);
+  }
+  ~Api() {
+    reg.reset();
+    store.reset();
+    std::filesystem::remove_all(dir);
+  }
+};
+
+Json conditionOf(const Json& node, const std::string& type) {
+  for (auto& c : node["status"]["conditions"])
+    if (c["type"] == type) return c;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("the node registers Ready with capacity, labels, addresses and a heartbeat lease") {
+  Api api;
+  Registry& reg = *api.reg;
+  ControllerOptions o;
+  o.nodeName = "k1s-node";
+  o.nodeIP = "10.244.0.1";
+  o.podCIDR = "10.244.0.0/24";
+  auto ctl = makeNodeController(reg, o);
+  ctl->start();  // registers before returning
+
+  Json node = reg.get(*findResource("", "nodes"), "", "k1s-node");
+  auto labels = labelsOf(node);
+  CHECK(labels["kubernetes.io/hostname"] == "k1s-node");
+  CHECK(labels["kubernetes.io/os"] == "linux");
+  CHECK(labels.contains("kubernetes.io/arch"));
+  CHECK(labels.contains("node-role.kubernetes.io/control-plane"));
+  CHECK(node["spec"]["podCIDR"] == "10.244.0.0/24");
+  CHECK(node["spec"]["podCIDRs"] == Json::array({"10.244.0.0/24"}));
+
+  Json ready = conditionOf(node, "Ready");
+  REQUIRE(!ready.is_null());
+  CHECK(ready["status"] == "True");
+  CHECK(ready["reason"] == "KubeletReady");
+  for (const char* t : {"MemoryPressure", "DiskPressure", "PIDPressure"}) CHECK(conditionOf(node, t)["status"] == "False");
+
+  auto& st = node["status"];
+  CHECK(st["capacity"]["cpu"] == std::to_string(sysconf(_SC_NPROCESSORS_ONLN)));
+  CHECK(st["capacity"]["pods"] == "110");
+  CHECK(st["capacity"]["memory"].get<std::string>().find("Ki") != std::string::npos);
+  CHECK(st["allocatable"] == st["capacity"]);
+  CHECK(st["addresses"] == Json::parse(R"([{"type":"InternalIP","address":"10.244.0.1"},
+                                           {"type":"Hostname","address":"k1s-node"}])"));
+  CHECK(st["nodeInfo"]["kubeletVersion"] == "v1.31.0+k1s");
+  CHECK(st["nodeInfo"]["containerRuntimeVersion"] == "k1s://0.1.0");
+  CHECK(st["nodeInfo"]["operatingSystem"] == "linux");
+  CHECK_FALSE(st["nodeInfo"]["osImage"].get<std::string>().empty());
+  CHECK_FALSE(st["nodeInfo"]["kernelVersion"].get<std::string>().empty());
+
+  // The lease is written by the heartbeat loop right after registration.
+  auto& leases = *findResource("coordination.k8s.io", "leases");
+  Json lease;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (lease.is_null() && std::chrono::steady_clock::now() < until) {
+    try {
+      lease = reg.get(leases, "kube-node-lease", "k1s-node");
+    } catch (const ApiError&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  REQUIRE(!lease.is_null());
+  CHECK(lease["spec"]["holderIdentity"] == "k1s-node");
+  CHECK(lease["spec"]["leaseDurationSeconds"] == 40);
+  CHECK(metaOf(lease)["ownerReferences"][0]["uid"] == metaOf(node)["uid"]);
+  ctl->stop();
+
+  // A restart keeps the node and its conditions' transition times.
+  auto again = makeNodeController(reg, o);
+  again->start();
+  Json node2 = reg.get(*findResource("", "nodes"), "", "k1s-node");
+  CHECK(metaOf(node2)["uid"] == metaOf(node)["uid"]);
+  CHECK(conditionOf(node2, "Ready")["lastTransitionTime"] == ready["lastTransitionTime"]);
+  again->stop();
+}
