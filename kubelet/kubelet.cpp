@@ -1,0 +1,307 @@
+// The Kubelet's lifecycle: informers (pods bound to this node, and the
+// ConfigMaps, Secrets and Services pods consume), the work queue keyed by pod
+// uid with its workers, a 1 s relist tick (kubelet's PLEG period), re-adoption
+// of containers left running by a previous daemon, and the streaming routes.
+#include <unistd.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "apiserver/server.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/meta.h"
+#include "kubelet/pod_http.h"
+#include "kubelet/pod_logs.h"
+#include "kubelet/pod_worker.h"
+
+namespace fs = std::filesystem;
+
+namespace k1s {
+
+namespace {
+constexpr const char* kComp = "kubelet";
+constexpr int kWorkers = 4;
+
+ListOptions nodeSelector(const std::string& node) {
+  ListOptions o;
+  o.fieldSelector = "spec.nodeName=" + node;
+  return o;
+}
+}  // namespace
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool parseContainerId(const std::string& id, std::string& uid, std::string& name, int& n) {
+  // A uid is 36 characters (RFC 4122 text form); the restart number follows the last dash.
+  if (id.size() < 40 || id[36] != '-') return false;
+  auto dash = id.rfind('-');
+  if (dash <= 37) return false;
+  try {
+    size_t used = 0;
+    n = std::stoi(id.substr(dash + 1), &used);
+    if (used != id.size() - dash - 1) return false;
+  } catch (...) {
+    return false;
+  }
+  uid = id.substr(0, 36);
+  name = id.substr(37, dash - 37);
+  return true;
+}
+
+Kubelet::Impl::Impl(Client& c, KubeletOptions o)
+    : client(c),
+      opts(std::move(o)),
+      runtime(opts.runDir + "/containers", opts.selfExe.empty() ? "/proc/self/exe" : opts.selfExe),
+      images(opts.dataDir + "/images"),
+      network(PodNetworkOptions{opts.bridge, opts.podCIDR, opts.clusterCIDR, opts.serviceCIDR, opts.runDir,
+                                opts.dataDir + "/ipam.json", opts.podEgress}),
+      events(c, kComp, opts.nodeName),
+      pods(c, *findResource("", "pods"), "", nodeSelector(opts.nodeName)),
+      configMaps(c, *findResource("", "configmaps")),
+      secrets(c, *findResource("", "secrets")),
+      services(c, *findResource("", "services")) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  nodeCpuMilli = (cpus > 0 ? cpus : 1) * 1000;
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page > 0) nodeMemoryBytes = (int64_t)pages * page;
+
+  auto onPod = [this](const Json& p) {
+    std::string uid = metaOf(p).value("uid", "");
+    if (uid.empty()) return;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      uidKeys[uid] = namespaceOf(p) + "/" + nameOf(p);
+    }
+    queue.add(uid);
+  };
+  pods.addHandlers({onPod, [onPod](const Json&, const Json& p) { onPod(p); },
+                    [this](const Json& p) { queue.add(metaOf(p).value("uid", "")); }});
+  // A changed ConfigMap or Secret refreshes the volumes of the pods of its namespace.
+  auto touchNamespace = [this](const Json& o) {
+    for (auto& p : pods.list(namespaceOf(o))) queue.add(metaOf(*p).value("uid", ""));
+  };
+  for (Informer* inf : {&configMaps, &secrets})
+    inf->addHandlers({touchNamespace, [touchNamespace](const Json&, const Json& n) { touchNamespace(n); },
+                      touchNamespace});
+}
+
+void Kubelet::Impl::workerLoop() {
+  std::string uid;
+  while (queue.get(uid)) {
+    try {
+      sync(uid);
+      queue.forget(uid);
+    } catch (const ApiError& e) {
+      if (e.code != 409) LOGW(kComp, "sync failed pod=" << uid << " err=" << e.what());
+      queue.addRateLimited(uid);
+    } catch (const std::exception& e) {
+      LOGW(kComp, "sync failed pod=" << uid << " err=" << e.what());
+      queue.addRateLimited(uid);
+    }
+    queue.done(uid);
+  }
+}
+
+void Kubelet::Impl::tickerLoop() {
+  while (!stopping) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::vector<std::string> uids;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      for (auto& [uid, _] : state) uids.push_back(uid);
+    }
+    for (auto& u : uids) queue.add(u);
+  }
+}
+
+void Kubelet::Impl::sync(const std::string& uid) {
+  if (uid.empty() || stopping) return;
+  CachedObject obj;
+  std::string key;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    auto it = uidKeys.find(uid);
+    if (it != uidKeys.end()) key = it->second;
+  }
+  if (!key.empty()) {
+    std::string ns, name;
+    splitKey(key, ns, name);
+    obj = pods.get(ns, name);
+    if (obj && metaOf(*obj).value("uid", "") != uid) obj = nullptr;
+  }
+  PodRuntime* pr = nullptr;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    auto it = state.find(uid);
+    if (it != state.end()) pr = it->second.get();
+  }
+  if (!obj) {
+    // Gone from the API (deleted with grace 0, or by us): nothing of it may stay.
+    if (pr) {
+      cleanupPod(*pr, false);
+      std::lock_guard<std::mutex> l(mu);
+      state.erase(uid);
+      uidKeys.erase(uid);
+      backoff.forgetPrefix(uid + "/");
+    }
+    return;
+  }
+  if (!pr) {
+    auto fresh = std::make_unique<PodRuntime>();
+    fresh->uid = uid;
+    fresh->ns = namespaceOf(*obj);
+    fresh->name = nameOf(*obj);
+    std::lock_guard<std::mutex> l(mu);
+    pr = (state[uid] = std::move(fresh)).get();
+  }
+  Json pod = *obj;  // our copy: cached objects are immutable
+  syncPod(*pr, pod);
+}
+
+// Containers found on disk at start: those of pods still bound here are
+// adopted by their pod's first sync; the rest are stopped and removed.
+void Kubelet::Impl::adoptAndCleanOrphans() {
+  std::set<std::string> live;
+  for (auto& p : pods.list()) live.insert(metaOf(*p).value("uid", ""));
+  std::set<std::string> orphanUids;
+  for (auto& id : runtime.list()) {
+    std::string uid, name;
+    int n;
+    if (!parseContainerId(id, uid, name, n)) continue;
+    if (live.count(uid)) {
+      adoptable[uid][name].push_back(n);
+      continue;
+    }
+    orphanUids.insert(uid);
+    try {
+      auto st = runtime.status(id);
+      if (st && st->running) {
+        runtime.signal(id, SIGKILL);
+        for (int i = 0; i < 50; ++i) {
+          auto s = runtime.status(id);
+          if (!s || !s->running) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
+      runtime.remove(id);
+    } catch (std::exception& e) {
+      LOGW(kComp, "removing orphan container id=" << id << " err=" << e.what());
+    }
+  }
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(opts.dataDir + "/pods", ec))
+    if (!live.count(e.path().filename().string())) orphanUids.insert(e.path().filename().string());
+  for (auto& uid : orphanUids) {
+    LOGI(kComp, "cleaning up pod that no longer exists uid=" << uid);
+    try { runtime.removeSandbox(uid); } catch (std::exception& e) { LOGV(2, kComp, "removeSandbox: " << e.what()); }
+    try { network.release(uid); } catch (std::exception& e) { LOGV(2, kComp, "release network: " << e.what()); }
+    std::error_code ec2;
+    fs::remove_all(podDir(uid) + "/volumes", ec2);  // tmpfs emptyDirs were unmounted with their daemon's mounts
+    fs::remove_all(podDir(uid), ec2);
+  }
+}
+
+Kubelet::Kubelet(Client& c, KubeletOptions o) : impl_(std::make_unique<Impl>(c, std::move(o))) {}
+
+Kubelet::~Kubelet() { stop(); }
+
+void Kubelet::start() {
+  auto& I = *impl_;
+  if (I.started.exchange(true)) return;
+  fs::create_directories(I.opts.dataDir + "/pods");
+  fs::create_directories(I.opts.runDir + "/containers");
+  I.network.init();
+  I.hostIP = I.network.bridgeIP();
+  try {
+    I.images.importDropDir();
+  } catch (std::exception& e) {
+    LOGW(kComp, "importing dropped image archives: " << e.what());
+  }
+  for (Informer* inf : {&I.configMaps, &I.secrets, &I.services, &I.pods}) inf->start();
+  for (Informer* inf : {&I.configMaps, &I.secrets, &I.services, &I.pods})
+    if (!inf->waitForSync(std::chrono::seconds(30))) LOGW(kComp, "informer did not sync kind=" << inf->resource().kind);
+  I.adoptAndCleanOrphans();
+  for (int i = 0; i < kWorkers; ++i) I.workers.emplace_back([&I] { I.workerLoop(); });
+  I.ticker = std::thread([&I] { I.tickerLoop(); });
+  LOGI(kComp, "started node=" << I.opts.nodeName << " hostIP=" << I.hostIP);
+}
+
+void Kubelet::stop() {
+  auto& I = *impl_;
+  if (!I.started || I.stopping.exchange(true)) return;
+  for (Informer* inf : {&I.pods, &I.configMaps, &I.secrets, &I.services}) inf->stop();
+  I.queue.shutdown();
+  for (auto& t : I.workers)
+    if (t.joinable()) t.join();
+  if (I.ticker.joinable()) I.ticker.join();
+  std::map<std::string, std::unique_ptr<PodRuntime>> st;
+  {
+    std::lock_guard<std::mutex> l(I.mu);
+    st.swap(I.state);
+  }
+  for (auto& [uid, pr] : st) {
+    for (auto& [_, cs] : pr->containers) cs.liveness.reset(), cs.readiness.reset(), cs.startup.reset();
+    if (I.opts.cleanupOnExit) I.cleanupPod(*pr, false);
+  }
+  st.clear();
+  if (I.opts.cleanupOnExit) {
+    for (auto& id : I.runtime.list()) {
+      try {
+        I.runtime.signal(id, SIGKILL);
+      } catch (...) {
+      }
+    }
+    for (auto& id : I.runtime.list()) {
+      for (int i = 0; i < 50; ++i) {
+        auto s = I.runtime.status(id);
+        if (!s || !s->running) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      try {
+        I.runtime.remove(id);
+      } catch (std::exception& e) {
+        LOGW(kComp, "remove container id=" << id << " err=" << e.what());
+      }
+    }
+    try {
+      I.network.teardown();
+    } catch (std::exception& e) {
+      LOGW(kComp, "network teardown: " << e.what());
+    }
+  }
+  LOGI(kComp, "stopped cleanup=" << (I.opts.cleanupOnExit ? "true" : "false"));
+}
+
+// Pod subresources the kubelet serves behind the API server, as kube-apiserver
+// proxies them to the kubelet. One route parses the path; each subresource has
+// a handler here (exec, attach and portforward plug in next to "log").
+void Kubelet::registerStreamingRoutes(ApiServer& api) {
+  auto* I = impl_.get();
+  using Handler = std::function<void(const std::string& ns, const std::string& pod, const httplib::Request&,
+                                     httplib::Response&)>;
+  auto handlers = std::make_shared<std::map<std::string, Handler>>();
+  LogSource logs;
+  logs.client = &I->client;
+  logs.dataDir = I->opts.dataDir;
+  logs.running = [I](const std::string& uid, const std::string& container, int n) {
+    auto st = I->runtime.status(I->containerId(uid, container, n));
+    return st && st->running;
+  };
+  (*handlers)["log"] = [logs](const std::string& ns, const std::string& pod, const httplib::Request& req,
+                              httplib::Response& res) { servePodLog(logs, ns, pod, req, res); };
+  static const std::regex path(R"(^/api/v1/namespaces/([^/]+)/pods/([^/]+)/([a-z]+)$)");
+  api.addRoute([handlers](const httplib::Request& req, httplib::Response& res) {
+    std::smatch m;
+    if (!std::regex_match(req.path, m, path)) return false;
+    auto it = handlers->find(m[3].str());
+    if (it == handlers->end()) return false;
+    it->second(m[1].str(), m[2].str(), req, res);  // ApiErrors become Status answers in the server
+    return true;
+  });
+}
+
+}  // namespace k1s
