@@ -77,6 +77,9 @@ class Runtime {
   int exec(const std::string& id, const std::vector<std::string>& argv, const std::vector<std::string>& env,
            int stdinFd, int stdoutFd, int stderrFd, bool tty);
   int waitExec(int pid);  // exit code
+  // For attach when the container was started with stdinOpen: a FIFO; whatever is written to it
+  // reaches the workload's stdin (through the pty with tty). Output is in the container's log.
+  std::string stdinPath(const std::string& id) const;
 
  private:
   std::string stateRoot_, shimExe_, cgroupRoot_;

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "cli/commands.h"
+#include "kubelet/runtime.h"
 
 int main(int argc, char** argv) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
@@ -15,5 +16,6 @@ int main(int argc, char** argv) {
     return argc < 2 ? 1 : 0;
   }
   if (!strcmp(argv[1], "server")) return k1s::runServer(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "shim")) return k1s::runShim(argc - 1, argv + 1);
   return k1s::runKubectl(argc - 1, argv + 1);
 }
