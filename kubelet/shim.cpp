@@ -177,6 +177,10 @@ int shimRun(int argc, char** argv) {
   // Nothing of the daemon's may leak into the container: keep only stdio and the ready pipe.
   if (readyFd > 3) close_range(3, unsigned(readyFd - 1), 0);
   close_range(unsigned(readyFd < 3 ? 3 : readyFd + 1), ~0U, 0);
+  // Independent of where the daemon happened to be: its cwd may be unmounted, its umask is not ours.
+  if (chdir("/") < 0) {
+  }
+  umask(022);
   if (!foreground) {
     setsid();
     pid_t detached = fork();

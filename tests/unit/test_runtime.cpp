@@ -337,6 +337,15 @@ TEST_CASE("runtime: pod sandbox shares IPC and UTS; exec joins the container") {
   CHECK(f.rt->waitExec(e) == 5);
   int nf = f.rt->exec(c.id, {"nope"}, {}, -1, -1, -1, false);
   CHECK(f.rt->waitExec(nf) == 127);
+  // With a tty the command gets a pty of the container's devpts.
+  REQUIRE(pipe(p) == 0);
+  int tp = f.rt->exec(c.id, {"tty"}, {}, -1, p[1], -1, true);
+  close(p[1]);
+  out.clear();
+  for (ssize_t n; (n = read(p[0], buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
+  close(p[0]);
+  CHECK(f.rt->waitExec(tp) == 0);
+  CHECK(out.rfind("/dev/pts/", 0) == 0);
 
   f.rt->signal(c.id, SIGKILL);
   f.wait(c.id);
