@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -332,5 +333,36 @@ int Runtime::exec(const std::string& id, const std::vector<std::string>& argv, c
 int Runtime::waitExec(int pid) { return waitChild(pid); }
 
 std::string Runtime::stdinPath(const std::string& id) const { return stateDirOf(stateRoot_, id) + "/stdin"; }
+
+}  // namespace k1s
+
+namespace k1s {
+
+// The pty slave is the process's stdin: reopening it through /proc reaches the same terminal,
+// whose size change sends SIGWINCH to its foreground process group.
+static void resizeTerminalOf(pid_t pid, unsigned short cols, unsigned short rows) {
+  int fd = open(("/proc/" + std::to_string(pid) + "/fd/0").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return;
+  if (isatty(fd)) {
+    winsize ws{rows, cols, 0, 0};
+    ioctl(fd, TIOCSWINSZ, &ws);
+  }
+  close(fd);
+}
+
+void Runtime::resize(const std::string& id, unsigned short cols, unsigned short rows) {
+  auto state = readJson(stateDirOf(stateRoot_, id) + "/state.json");
+  if (!state) return;
+  pid_t pid = state->value("pid", 0);
+  if (processIs(pid, state->value("pidStartTime", uint64_t(0)))) resizeTerminalOf(pid, cols, rows);
+}
+
+void Runtime::resizeExec(int execPid, unsigned short cols, unsigned short rows) {
+  // The command is the exec shim's only child (it forked to enter the pid namespace).
+  auto kids = readFile("/proc/" + std::to_string(execPid) + "/task/" + std::to_string(execPid) + "/children");
+  if (!kids) return;
+  int child = atoi(kids->c_str());
+  if (child > 0) resizeTerminalOf(child, cols, rows);
+}
 
 }  // namespace k1s

@@ -80,6 +80,9 @@ class Runtime {
   // For attach when the container was started with stdinOpen: a FIFO; whatever is written to it
   // reaches the workload's stdin (through the pty with tty). Output is in the container's log.
   std::string stdinPath(const std::string& id) const;
+  // Terminal size of a tty container, or of a tty exec (pid from exec()); no-op without a tty.
+  void resize(const std::string& id, unsigned short cols, unsigned short rows);
+  void resizeExec(int execPid, unsigned short cols, unsigned short rows);
 
  private:
   std::string stateRoot_, shimExe_, cgroupRoot_;

@@ -57,7 +57,7 @@ struct Fixture {
     shim::mkdirAll(layer + "/etc");
     REQUIRE(system(("cp /bin/busybox " + layer + "/bin/busybox").c_str()) == 0);
     for (const char* a : {"sh", "echo", "hostname", "ps", "cat", "ls", "mount", "sleep", "dd", "head", "tr", "id",
-                          "test", "grep", "wc", "touch", "tty", "readlink", "true"})
+                          "test", "grep", "wc", "touch", "tty", "readlink", "true", "stty"})
       REQUIRE(symlink("busybox", (layer + "/bin/" + a).c_str()) == 0);
     cgroupRoot = "k1s-test-" + std::to_string(getpid());
     rt = std::make_unique<Runtime>(stateRoot, bin, cgroupRoot);
@@ -364,6 +364,14 @@ TEST_CASE("runtime: tty and attach stdin") {
   t.tty = true;
   std::string out = f.output(t);
   CHECK(out == "/dev/pts/0\r\n");  // a pty of the container's own devpts; output logged as stdout
+
+  auto r = f.spec({"sh", "-c", "read x; stty size"});
+  r.tty = r.stdinOpen = true;
+  f.rt->start(r);
+  f.rt->resize(r.id, 120, 40);
+  { std::ofstream(f.rt->stdinPath(r.id)) << "go\n"; }
+  CHECK(f.wait(r.id, 5).exitCode == 0);
+  CHECK(slurp(r.logPath).find("stdout F 40 120\r\n") != std::string::npos);
 
   auto c = f.spec({"sh", "-c", "read line; echo got:$line"});
   c.stdinOpen = true;
