@@ -67,6 +67,12 @@ void ensureFile(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash > 0) shim::mkdirAll(path.substr(0, slash));
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  struct stat st;
+  if (fd < 0 && errno == ENOENT && lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    // A dangling symlink in the image (e.g. /etc/resolv.conf → /run/...): the volume replaces it.
+    unlink(path.c_str());
+    fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  }
   if (fd < 0 && errno != EISDIR) throw std::runtime_error(shim::errnoText("create mount point " + path));
   if (fd >= 0) close(fd);
 }

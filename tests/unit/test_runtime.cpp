@@ -225,9 +225,11 @@ TEST_CASE("runtime: volumes, working directory, read-only root") {
   std::string hosts = f.tmp + "/hosts";
   { std::ofstream(hosts) << "127.0.0.1 localhost"; }
   auto c = f.spec({"sh", "-c", "cat /data/f; echo; cat /etc/hosts; echo; pwd; touch /data/g || echo rovol; touch /w && echo rw"});
-  c.mounts = {{vol, "/data", "bind", true}, {hosts, "/etc/hosts", "bind", false}};
+  REQUIRE(symlink("/run/systemd/resolve/stub-resolv.conf", (f.layer + "/etc/resolv.conf").c_str()) == 0);
+  c.args[2] = "cat /etc/resolv.conf; echo; " + c.args[2];
+  c.mounts = {{vol, "/data", "bind", true}, {hosts, "/etc/hosts", "bind", false}, {hosts, "/etc/resolv.conf", "bind", true}};
   c.workingDir = "/work/dir";
-  CHECK(f.output(c) == "data\n127.0.0.1 localhost\n/work/dir\nrovol\nrw\n");
+  CHECK(f.output(c) == "127.0.0.1 localhost\ndata\n127.0.0.1 localhost\n/work/dir\nrovol\nrw\n");
   auto r = f.spec({"sh", "-c", "touch /x || echo rofs; touch /tmp/y && echo tmpfs"});
   r.readOnlyRootfs = true;
   r.mounts = {{"", "/tmp", "tmpfs", false}};
