@@ -23,6 +23,16 @@ namespace {
 constexpr const char* kComp = "kubelet";
 constexpr int kWorkers = 4;
 
+// The node name defaults to the host name, as kubelet's --hostname-override does.
+KubeletOptions withNodeName(KubeletOptions o) {
+  if (o.nodeName.empty()) {
+    char h[256] = {};
+    gethostname(h, sizeof h - 1);
+    o.nodeName = h;
+  }
+  return o;
+}
+
 ListOptions nodeSelector(const std::string& node) {
   ListOptions o;
   o.fieldSelector = "spec.nodeName=" + node;
@@ -54,7 +64,7 @@ bool parseContainerId(const std::string& id, std::string& uid, std::string& name
 
 Kubelet::Impl::Impl(Client& c, KubeletOptions o)
     : client(c),
-      opts(std::move(o)),
+      opts(withNodeName(std::move(o))),
       runtime(opts.runDir + "/containers", opts.selfExe.empty() ? "/proc/self/exe" : opts.selfExe),
       images(opts.dataDir + "/images"),
       network(PodNetworkOptions{opts.bridge, opts.podCIDR, opts.clusterCIDR, opts.serviceCIDR, opts.runDir,
