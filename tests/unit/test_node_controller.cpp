@@ -108,3 +108,34 @@ TEST_CASE("the node registers Ready with capacity, labels, addresses and a heart
   CHECK(conditionOf(node2, "Ready")["lastTransitionTime"] == ready["lastTransitionTime"]);
   again->stop();
 }
+
+TEST_CASE("the controller manager runs every controller together and stops cleanly") {
+  Api api;
+  Registry& reg = *api.reg;
+  ControllerOptions o;
+  o.nodeName = "k1s-node";
+  ControllerManager cm(reg, o);
+  cm.start();
+  // A pod goes through the scheduler to the registered node; the service gets its endpoints objects.
+  reg.create(*findResource("", "pods"), "default",
+             {{"metadata", {{"name", "p"}, {"labels", {{"app", "p"}}}}},
+              {"spec", {{"containers", {{{"name", "app"}, {"image", "numbers-api:v1"}}}}}}});
+  reg.create(*findResource("", "services"), "default",
+             {{"metadata", {{"name", "p"}}}, {"spec", {{"selector", {{"app", "p"}}}, {"ports", {{{"port", 80}}}}}}});
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  auto ready = [&] {
+    try {
+      ListOptions lo;
+      lo.labelSelector = "kubernetes.io/service-name=p";
+      return reg.get(*findResource("", "pods"), "default", "p")["spec"].value("nodeName", "") == "k1s-node" &&
+             !reg.get(*findResource("", "endpoints"), "default", "p").is_null() &&
+             reg.list(*findResource("discovery.k8s.io", "endpointslices"), "default", lo)["items"].size() == 1 &&
+             !reg.get(*findResource("", "serviceaccounts"), "default", "default").is_null();
+    } catch (const ApiError&) {
+      return false;
+    }
+  };
+  while (!ready() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(ready());
+  cm.stop();
+}
