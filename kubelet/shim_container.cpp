@@ -73,7 +73,7 @@ std::vector<std::string> containerEnv(const ContainerSpec& c, const std::vector<
     std::erase_if(env, [&](const std::string& x) { return x.rfind(name + "=", 0) == 0; });
     env.push_back(e);
   }
-  if (!hasVar(env, "PATH")) env.insert(env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  if (!hasVar(env, "PATH")) env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   if (!c.hostname.empty() && !hasVar(env, "HOSTNAME")) env.push_back("HOSTNAME=" + c.hostname);
   if (c.tty && !hasVar(env, "TERM")) env.push_back("TERM=xterm");
   if (!hasVar(env, "HOME")) env.push_back(c.uid == 0 ? "HOME=/root" : "HOME=/");
