@@ -6,6 +6,7 @@
 #include "apiserver/http_util.h"
 #include "apiserver/schema.h"
 #include "apiserver/table.h"
+#include "apiserver/watch.h"
 #include "common/log.h"
 #include "common/meta.h"
 
@@ -37,8 +38,7 @@ ListOptions listOptions(const httplib::Request& req) {
   } catch (...) {
     throw badRequest("invalid limit or timeoutSeconds");
   }
-  auto b = queryParam(req, "allowWatchBookmarks");
-  o.allowWatchBookmarks = b == "true" || b == "1";
+  o.allowWatchBookmarks = queryBool(req, "allowWatchBookmarks");
   return o;
 }
 
@@ -85,23 +85,19 @@ DeleteOptions deleteOptions(const httplib::Request& req, size_t maxBody) {
   return o;
 }
 
-// Unknown-field handling per fieldValidation (default Warn, like kube-apiserver).
-void checkUnknownFields(const ResourceInfo& r, const Json& obj, const WriteOptions& o, httplib::Response& res) {
-  if (o.fieldValidation == "Ignore" || !obj.is_object()) return;
-  auto unknown = unknownFields(r, obj);
-  if (unknown.empty()) return;
-  if (o.fieldValidation == "Strict") {
-    std::string msg = r.kind + " in version \"" + r.version + "\" cannot be handled as a " + r.kind +
-                      ": strict decoding error: ";
-    for (size_t i = 0; i < unknown.size(); ++i) msg += (i ? ", " : "") + std::string("unknown field \"") + unknown[i].substr(unknown[i][0] == '.' ? 1 : 0) + "\"";
-    throw badRequest(msg);
-  }
+// Warnings collected by the registry (unknown fields) become Warning headers, as kube sends them.
+void sendWarnings(const std::vector<std::string>& warnings, httplib::Response& res) {
   std::string w;
-  for (auto& u : unknown) {
+  for (auto& u : warnings) {
     if (!w.empty()) w += ",";
-    w += "299 - \"unknown field \\\"" + u.substr(u[0] == '.' ? 1 : 0) + "\\\"\"";
+    std::string esc;
+    for (char c : u) {
+      if (c == '"' || c == '\\') esc += '\\';
+      esc += c;
+    }
+    w += "299 - \"" + esc + "\"";
   }
-  res.set_header("Warning", w);
+  if (!w.empty()) res.set_header("Warning", w);
 }
 
 Json asPartial(const Json& obj) {
@@ -137,6 +133,8 @@ void serveWatch(Registry& reg, const RequestInfo& ri, const httplib::Request& re
     lo.fieldSelector = lo.fieldSelector.empty() ? f : lo.fieldSelector + "," + f;
   }
   std::shared_ptr<Watch> w = reg.watch(*ri.res, ri.ns, lo);
+  auto* stream = dynamic_cast<StoreWatchStream*>(w.get());
+  if (!stream) throw internalError("watch is not a store watch");
   bool table = acceptsAs(req, "Table");
   bool partial = acceptsAs(req, "PartialObjectMetadata") || acceptsAs(req, "PartialObjectMetadataList");
   const ResourceInfo* r = ri.res;
@@ -144,20 +142,25 @@ void serveWatch(Registry& reg, const RequestInfo& ri, const httplib::Request& re
   const httplib::Request* reqp = &req;
   res.status = 200;
   res.set_chunked_content_provider(
-      "application/json",
-      [w, table, partial, r, first, reqp](size_t, httplib::DataSink& sink) {
-        WatchEvent e;
-        if (w->next(e, std::chrono::milliseconds(1000))) {
-          Json obj = e.object;
+      "application/json;stream=watch",
+      [w, stream, table, partial, r, first, reqp](size_t, httplib::DataSink& sink) {
+        StoreWatchStream::Event e;
+        if (stream->nextShared(e, std::chrono::milliseconds(1000))) {
+          std::string line = "{\"type\":\"" + e.type + "\",\"object\":";
           if (e.type != "BOOKMARK" && table) {
-            obj = toTable(*r, {e.object}, "Metadata", time(nullptr));
-            obj["metadata"]["resourceVersion"] = metaOf(e.object).value("resourceVersion", "");
-            if (!*first) obj.erase("columnDefinitions");
+            Json t = toTable(*r, {*e.object}, "Metadata", time(nullptr));
+            t["metadata"]["resourceVersion"] = metaOf(*e.object).value("resourceVersion", "");
+            if (!*first) t.erase("columnDefinitions");
             *first = false;
+            line += t.dump();
           } else if (e.type != "BOOKMARK" && partial) {
-            obj = asPartial(e.object);
+            line += asPartial(*e.object).dump();
+          } else if (e.encoded) {
+            line += *e.encoded;  // made once at commit, shared by every watcher
+          } else {
+            line += e.object->dump();
           }
-          std::string line = Json({{"type", e.type}, {"object", obj}}).dump() + "\n";
+          line += "}\n";
           return sink.write(line.data(), line.size());
         }
         if (w->done()) {
@@ -237,8 +240,7 @@ void serveResource(Registry& reg, const ApiServerOptions& opts, const httplib::R
   const ResourceInfo& r = *ri.res;
   const std::string& m = req.method;
   bool collection = ri.name.empty();
-  std::string wq = queryParam(req, "watch");
-  bool watch = ri.watchPrefix || wq == "true" || wq == "1";
+  bool watch = ri.watchPrefix || queryBool(req, "watch");
 
   // Streaming and kubelet-served subresources are added by other components (ExtraRoute).
   if (ri.sub == "log" || ri.sub == "exec" || ri.sub == "attach" || ri.sub == "portforward" || ri.sub == "proxy")
@@ -252,30 +254,29 @@ void serveResource(Registry& reg, const ApiServerOptions& opts, const httplib::R
   }
   if (m == "POST") {
     if (!collection && ri.sub == "binding") {
-      // pods/binding: the scheduler's way of setting spec.nodeName once.
+      // pods/binding: the scheduler's way of setting spec.nodeName once (the registry checks it).
       Json b = decodeBody(req, opts.maxBodyBytes);
-      std::string node = b.contains("target") ? b["target"].value("name", "") : "";
-      if (node.empty()) throw invalid("", "Binding", ri.name, {{"FieldValueRequired", "Required value", "target.name"}});
-      Json pod = reg.get(r, ri.ns, ri.name);
-      if (!pod["spec"].value("nodeName", "").empty())
-        throw conflict("pods", ri.name, "pod " + ri.name + " is already assigned to node \"" + pod["spec"].value("nodeName", "") + "\"");
-      pod["spec"]["nodeName"] = node;
-      reg.update(r, ri.ns, pod);
+      if (!b.is_object()) throw badRequest("the body of the request is not a JSON object");
+      b["metadata"]["name"] = ri.name;
+      reg.update(r, ri.ns, b, "binding");
       return sendJson(res, 201, successStatus());
     }
     if (!collection) throw methodNotSupported(r.groupResource(), "create");
     WriteOptions wo = writeOptions(req);
+    std::vector<std::string> warnings;
+    wo.warnings = &warnings;
     Json body = decodeBody(req, opts.maxBodyBytes);
-    checkUnknownFields(r, body, wo, res);
     Json created = reg.create(r, ri.ns, std::move(body), wo);
+    sendWarnings(warnings, res);
     return sendJson(res, 201, created);
   }
   if (m == "PUT") {
     if (collection) throw methodNotSupported(r.groupResource(), "update");
     WriteOptions wo = writeOptions(req);
+    std::vector<std::string> warnings;
+    wo.warnings = &warnings;
     Json body = decodeBody(req, opts.maxBodyBytes);
     if (!body.is_object()) throw badRequest("the body of the request is not a JSON object");
-    if (ri.sub != "scale") checkUnknownFields(r, body, wo, res);
     auto bodyName = metaOf(body).value("name", "");
     if (!bodyName.empty() && bodyName != ri.name)
       throw badRequest("the name of the object (" + bodyName + ") does not match the name on the URL (" + ri.name + ")");
@@ -288,7 +289,9 @@ void serveResource(Registry& reg, const ApiServerOptions& opts, const httplib::R
       cur["spec"]["finalizers"] = body.contains("spec") ? body["spec"].value("finalizers", Json::array()) : Json::array();
       return sendJson(res, 200, reg.update(r, ri.ns, cur, "", wo));
     }
-    return sendJson(res, 200, reg.update(r, ri.ns, std::move(body), sub, wo));
+    Json updated = reg.update(r, ri.ns, std::move(body), sub, wo);
+    sendWarnings(warnings, res);
+    return sendJson(res, 200, updated);
   }
   if (m == "PATCH") {
     if (collection) throw methodNotSupported(r.groupResource(), "patch");
@@ -305,9 +308,11 @@ void serveResource(Registry& reg, const ApiServerOptions& opts, const httplib::R
                      "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, "
                      "application/strategic-merge-patch+json");
     WriteOptions wo = writeOptions(req);
+    std::vector<std::string> warnings;
+    wo.warnings = &warnings;
     Json body = decodeBody(req, opts.maxBodyBytes);
     Json out = reg.patch(r, ri.ns, ri.name, pt, body, ri.sub, wo);
-    if (ri.sub != "scale") checkUnknownFields(r, out, wo, res);
+    sendWarnings(warnings, res);
     return sendJson(res, 200, out);
   }
   if (m == "DELETE") {

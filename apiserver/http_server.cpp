@@ -31,7 +31,7 @@ struct ApiServer::Impl {
 
   // Non-resource paths kube serves to anonymous users (system:public-info-viewer).
   static bool isPublic(const std::string& path) {
-    return path == "/healthz" || path == "/livez" || path == "/readyz" || path == "/version" ||
+    return path == "/healthz" || path == "/version/" || path == "/livez" || path == "/readyz" || path == "/version" ||
            path.rfind("/healthz/", 0) == 0 || path.rfind("/livez/", 0) == 0 || path.rfind("/readyz/", 0) == 0;
   }
 
@@ -93,7 +93,7 @@ struct ApiServer::Impl {
   }
 
   void serveHealth(const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/version") {
+    if (req.path == "/version" || req.path == "/version/") {
       std::string v = kKubeGitVersion;
       auto dot1 = v.find('.'), dot2 = v.find('.', dot1 + 1);
       return sendJson(res, 200,
@@ -135,8 +135,15 @@ void ApiServer::start() {
   I.srv->set_read_timeout(60, 0);
   I.srv->set_write_timeout(60, 0);
   I.srv->set_keep_alive_max_count(100000);
+  I.srv->set_tcp_nodelay(true);  // small JSON answers must not wait for delayed ACKs
   I.srv->set_keep_alive_timeout(30);
   auto h = [this](const httplib::Request& req, httplib::Response& res) { impl_->handle(req, res); };
+  // httplib would gzip/brotli every JSON answer a client accepts compressed; on loopback that only
+  // costs CPU, and a compressor holds back the events of a watch stream. Answers go uncompressed.
+  I.srv->set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+    const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   I.srv->Get(".*", h);
   I.srv->Post(".*", h);
   I.srv->Put(".*", h);

@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 
+#include "apiserver/protobuf.h"
 #include "common/yaml.h"
 
 namespace k1s {
@@ -16,6 +17,11 @@ void sendError(httplib::Response& res, const ApiError& e) { sendJson(res, e.code
 
 std::string queryParam(const httplib::Request& req, const char* name) {
   return req.has_param(name) ? req.get_param_value(name) : "";
+}
+
+bool queryBool(const httplib::Request& req, const char* name) {
+  auto v = queryParam(req, name);
+  return v == "1" || v == "t" || v == "T" || v == "true" || v == "TRUE" || v == "True";
 }
 
 bool acceptsAs(const httplib::Request& req, const std::string& what) {
@@ -52,6 +58,8 @@ Json decodeBody(const httplib::Request& req, size_t maxBytes) {
       throw badRequest(std::string("error converting YAML to JSON: ") + e.what());
     }
   }
+  // kubectl 1.32+ sends its typed create verbs as protobuf; answers stay JSON.
+  if (media == "application/vnd.kubernetes.protobuf") return protobufToJson(req.body);
   throw unsupportedMediaType(ct);
 }
 

@@ -12,6 +12,8 @@ namespace k1s {
 void sendJson(httplib::Response& res, int code, const Json& body);
 void sendError(httplib::Response& res, const ApiError& e);
 std::string queryParam(const httplib::Request& req, const char* name);
+// Go's strconv.ParseBool, as kube reads boolean query parameters (1, t, T, TRUE, true, True).
+bool queryBool(const httplib::Request& req, const char* name);
 // True when the Accept header's first choice asks for `as=<what>`.
 bool acceptsAs(const httplib::Request& req, const std::string& what);
 // Parses a request body as JSON or YAML per Content-Type; throws 400/415/413.

@@ -93,6 +93,54 @@ void keepServiceAllocations(Json& next, const Json& old) {
     spec["clusterIPs"] = old["spec"]["clusterIPs"];
 }
 
+// Removes the field at a path as unknownFields() prints it: ".spec.foo", ".a.b[0].c".
+void eraseFieldPath(Json& obj, const std::string& path) {
+  Json* cur = &obj;
+  size_t i = path[0] == '.' ? 1 : 0;
+  while (i < path.size()) {
+    size_t end = path.find_first_of(".[", i);
+    std::string key = path.substr(i, end == std::string::npos ? std::string::npos : end - i);
+    if (!cur->is_object() || !cur->contains(key)) return;
+    if (end == std::string::npos) {
+      cur->erase(key);
+      return;
+    }
+    cur = &(*cur)[key];
+    i = end;
+    while (i < path.size() && path[i] == '[') {
+      size_t close = path.find(']', i);
+      if (close == std::string::npos) return;
+      size_t idx = std::stoul(path.substr(i + 1, close - i - 1));
+      if (!cur->is_array() || idx >= cur->size()) return;
+      cur = &(*cur)[idx];
+      i = close + 1;
+    }
+    if (i < path.size() && path[i] == '.') ++i;
+  }
+}
+
+// Unknown fields: Strict rejects (400, as kube's strict decoding); otherwise they
+// are dropped, as kube's decoder does, and reported as warnings when asked.
+void handleUnknownFields(const ResourceInfo& r, Json& obj, const WriteOptions& o) {
+  if (o.fieldValidation == "Ignore" && !o.warnings) {
+    for (auto& u : unknownFields(r, obj)) eraseFieldPath(obj, u);
+    return;
+  }
+  auto unknown = unknownFields(r, obj);
+  if (unknown.empty()) return;
+  auto bare = [](const std::string& u) { return u.substr(u[0] == '.' ? 1 : 0); };
+  if (o.fieldValidation == "Strict") {
+    std::string msg = r.kind + " in version \"" + r.version + "\" cannot be handled as a " + r.kind +
+                      ": strict decoding error: ";
+    for (size_t i = 0; i < unknown.size(); ++i) msg += (i ? ", " : "") + std::string("unknown field \"") + bare(unknown[i]) + "\"";
+    throw badRequest(msg);
+  }
+  for (auto& u : unknown) {
+    if (o.warnings && o.fieldValidation != "Ignore") o.warnings->push_back("unknown field \"" + bare(u) + "\"");
+    eraseFieldPath(obj, u);
+  }
+}
+
 }  // namespace
 
 Registry::Registry(Store& store, ClusterConfig cfg) : store_(store), cfg_(std::move(cfg)) {}
@@ -145,6 +193,7 @@ Json Registry::list(const ResourceInfo& r, const std::string& ns, const ListOpti
 
 Json Registry::create(const ResourceInfo& r, const std::string& ns, Json obj, const WriteOptions& o) {
   checkTypeMeta(r, obj);
+  handleUnknownFields(r, obj, o);
   auto& m = obj["metadata"];
   if (r.namespaced) {
     std::string objNs = m.value("namespace", "");
@@ -204,7 +253,15 @@ Json Registry::update(const ResourceInfo& r, const std::string& ns, Json obj, co
   if (!obj.is_object()) throw badRequest("the body of the request is not a JSON object");
   std::string name = metaOf(obj).value("name", "");
   std::string expectRv = metaOf(obj).value("resourceVersion", "");
-  return write(r, ns, name, std::move(obj), sub, o, expectRv, false);
+  // An unconditional update (no resourceVersion) that races another writer is
+  // retried against the new version, as kube-apiserver's update does.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return write(r, ns, name, obj, sub, o, expectRv, false);
+    } catch (ApiError& e) {
+      if (!expectRv.empty() || e.reason != "Conflict" || attempt >= 5) throw;
+    }
+  }
 }
 
 Json Registry::patch(const ResourceInfo& r, const std::string& ns, const std::string& name, PatchType type,
@@ -294,6 +351,7 @@ Json Registry::write(const ResourceInfo& r, const std::string& ns, const std::st
     if (!found) conds.push_back(cond);
   } else {
     checkTypeMeta(r, obj);
+    handleUnknownFields(r, obj, o);
     if (!obj["metadata"].value("name", name).empty() && obj["metadata"].value("name", name) != name)
       throw badRequest("the name of the object (" + obj["metadata"].value("name", "") +
                        ") does not match the name on the URL (" + name + ")");

@@ -231,18 +231,18 @@ ObjectPtr Store::Txn::put(const ResourceInfo& r, Json obj) {
   auto prev = get(r, ns, name);
   int64_t rv = ++s_.pendingRv_;
   obj["metadata"]["resourceVersion"] = std::to_string(rv);
-  std::string text = obj.dump();
+  auto text = std::make_shared<const std::string>(obj.dump());
   sqlite3_stmt* st = s_.stmt("INSERT OR REPLACE INTO objects(resource, namespace, name, rv, data) VALUES(?,?,?,?,?)");
   std::string res = r.groupResource();
   sqlite3_bind_text(st, 1, res.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 2, ns.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 3, name.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(st, 4, rv);
-  sqlite3_bind_text(st, 5, text.c_str(), int(text.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 5, text->c_str(), int(text->size()), SQLITE_STATIC);
   check(sqlite3_step(st), s_.db_, "put");
   auto stored = std::make_shared<const Json>(std::move(obj));
   overlay_[key(r, ns, name)] = stored;
-  events_.push_back({rv, prev ? "MODIFIED" : "ADDED", &r, stored, prev});
+  events_.push_back({rv, prev ? "MODIFIED" : "ADDED", &r, stored, prev, text});
   return stored;
 }
 
@@ -258,9 +258,10 @@ ObjectPtr Store::Txn::remove(const ResourceInfo& r, Json last) {
   sqlite3_bind_text(st, 2, ns.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 3, name.c_str(), -1, SQLITE_TRANSIENT);
   check(sqlite3_step(st), s_.db_, "delete");
+  auto text = std::make_shared<const std::string>(last.dump());
   auto stored = std::make_shared<const Json>(std::move(last));
   overlay_[key(r, ns, name)] = nullptr;
-  events_.push_back({rv, "DELETED", &r, stored, prev});
+  events_.push_back({rv, "DELETED", &r, stored, prev, text});
   return stored;
 }
 

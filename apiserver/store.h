@@ -28,6 +28,7 @@ struct StoreEvent {
   const ResourceInfo* res = nullptr;
   ObjectPtr object;  // the object after the change (as deleted, for DELETED)
   ObjectPtr prev;    // before the change (null for ADDED); lets selector watches see objects leave
+  std::shared_ptr<const std::string> encoded;  // `object` as JSON text, made once for every watcher
 };
 
 // One watcher's queue. The store pushes matching events; the reader pops them.

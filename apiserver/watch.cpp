@@ -11,7 +11,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class StoreWatch : public Watch {
+class StoreWatch : public StoreWatchStream {
  public:
   StoreWatch(Store& store, const ResourceInfo& r, const std::string& ns, const ListOptions& o)
       : store_(store), res_(r), labels_(LabelSelector::parse(o.labelSelector)),
@@ -35,7 +35,7 @@ class StoreWatch : public Watch {
       auto objs = store_.list(r, ns, &rv);
       sub_ = store_.watch(r, ns, rv);
       for (auto& obj : objs)
-        if (matches(*obj)) initial_.push_back({"ADDED", *obj});
+        if (matches(*obj)) initial_.push_back({"ADDED", obj, nullptr});
       lastRv_ = rv;
     }
     if (o.timeoutSeconds > 0) deadline_ = Clock::now() + std::chrono::seconds(o.timeoutSeconds);
@@ -44,6 +44,14 @@ class StoreWatch : public Watch {
   ~StoreWatch() override { stop(); }
 
   bool next(WatchEvent& out, std::chrono::milliseconds timeout) override {
+    Event e;
+    if (!nextShared(e, timeout)) return false;
+    out.type = e.type;
+    out.object = *e.object;
+    return true;
+  }
+
+  bool nextShared(Event& out, std::chrono::milliseconds timeout) override {
     if (!initial_.empty()) {
       out = std::move(initial_.front());
       initial_.pop_front();
@@ -59,9 +67,10 @@ class StoreWatch : public Watch {
       if (bookmarks_ && now >= nextBookmark_) {
         nextBookmark_ = now + std::chrono::seconds(30);
         out = {"BOOKMARK",
-               {{"kind", res_.kind},
-                {"apiVersion", res_.apiVersion()},
-                {"metadata", {{"resourceVersion", std::to_string(lastRv_)}}}}};
+               std::make_shared<const Json>(Json{{"kind", res_.kind},
+                                                 {"apiVersion", res_.apiVersion()},
+                                                 {"metadata", {{"resourceVersion", std::to_string(lastRv_)}}}}),
+               nullptr};
         return true;
       }
       if (now >= until) return false;
@@ -73,20 +82,22 @@ class StoreWatch : public Watch {
         continue;
       }
       lastRv_ = e.rv;
-      bool now_ = matches(*e.object);
+      bool nowIn = matches(*e.object);
       bool before = e.prev && matches(*e.prev);
+      std::string type;
       if (e.type == "DELETED") {
-        if (!before && !now_) continue;
-        out = {"DELETED", *e.object};
-      } else if (now_ && before) {
-        out = {"MODIFIED", *e.object};
-      } else if (now_) {
-        out = {"ADDED", *e.object};
+        if (!before && !nowIn) continue;
+        type = "DELETED";
+      } else if (nowIn && before) {
+        type = "MODIFIED";
+      } else if (nowIn) {
+        type = "ADDED";
       } else if (before) {
-        out = {"DELETED", *e.object};  // left the selector
+        type = "DELETED";  // left the selector
       } else {
         continue;
       }
+      out = {type, e.object, e.encoded};
       return true;
     }
     return false;
@@ -110,7 +121,7 @@ class StoreWatch : public Watch {
   FieldSelector fields_;
   bool bookmarks_;
   std::shared_ptr<Subscription> sub_;
-  std::deque<WatchEvent> initial_;
+  std::deque<Event> initial_;
   int64_t lastRv_ = 0;
   std::optional<Clock::time_point> deadline_;
   Clock::time_point nextBookmark_;

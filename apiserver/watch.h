@@ -9,6 +9,18 @@
 
 namespace k1s {
 
+// The store's watch also hands out events without copying: the shared object
+// and its JSON text made once at commit (the HTTP layer streams that text).
+class StoreWatchStream : public Watch {
+ public:
+  struct Event {
+    std::string type;
+    ObjectPtr object;
+    std::shared_ptr<const std::string> encoded;  // null for BOOKMARK
+  };
+  virtual bool nextShared(Event& out, std::chrono::milliseconds timeout) = 0;
+};
+
 std::unique_ptr<Watch> makeWatch(Store& store, const ResourceInfo& r, const std::string& ns, const ListOptions& o);
 
 }  // namespace k1s

@@ -16,6 +16,8 @@
 #include "cli/server_flags.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "controller/controller.h"
+#include "kubelet/kubelet.h"
 
 namespace k1s {
 
@@ -68,7 +70,36 @@ int runServer(int argc, char** argv) {
     ao.keyFile = creds.keyFile;
     ao.token = creds.token;
     ApiServer api(reg, ao);
+
+    // This node's pod range: the first /24 of the cluster CIDR; the bridge takes its .1.
+    auto clusterCidr = Cidr::parse(f.clusterCIDR);
+    Cidr nodeRange{clusterCidr->base, std::max(clusterCidr->prefix, 24)};
+    std::string bridgeIP = formatIPv4(nodeRange.base + 1);
+
+    KubeletOptions ko;
+    ko.nodeName = f.nodeName;
+    ko.dataDir = f.dataDir;
+    ko.runDir = f.runDir;
+    ko.bridge = f.bridge;
+    ko.clusterCIDR = f.clusterCIDR;
+    ko.podCIDR = nodeRange.str();
+    ko.serviceCIDR = f.serviceCIDR;
+    ko.clusterDNS = f.clusterDNS;
+    ko.clusterDomain = f.clusterDomain;
+    ko.podEgress = f.podEgress;
+    ko.cleanupOnExit = f.cleanupOnExit;
+    ko.selfExe = fs::read_symlink("/proc/self/exe").string();
+    Kubelet kubelet(reg, ko);
+    kubelet.registerStreamingRoutes(api);
     api.start();
+
+    ControllerOptions co;
+    co.nodeName = f.nodeName;
+    co.nodeIP = bridgeIP;
+    co.podCIDR = nodeRange.str();
+    ControllerManager controllers(reg, co);
+    controllers.start();
+    kubelet.start();
     LOGI("server", "k1s serving url=" << url << " kubeconfig=" << creds.kubeconfigPath << " data-dir=" << f.dataDir);
 
     struct sigaction sa {};
@@ -78,6 +109,8 @@ int runServer(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
     while (!g_stop) usleep(100 * 1000);
     LOGI("server", "stopping");
+    kubelet.stop();
+    controllers.stop();
     api.stop();
   } catch (std::exception& e) {
     LOGE("server", "fatal: " << e.what());

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/json.h"
 #include "common/resources.h"
@@ -25,7 +26,8 @@ struct ListOptions {
 struct WriteOptions {
   bool dryRun = false;
   std::string fieldManager;
-  std::string fieldValidation;  // "", "Strict", "Warn", "Ignore" (HTTP layer checks unknown fields)
+  std::string fieldValidation;  // "", "Strict", "Warn" (default), "Ignore"; unknown fields are dropped unless Strict
+  std::vector<std::string>* warnings = nullptr;  // receives "unknown field \"spec.x\"" warnings when set
 };
 
 struct DeleteOptions {
