@@ -171,6 +171,25 @@ class GarbageCollector : public Controller {
     return out;
   }
 
+  // The index plus a fresh list of the owner's namespace: an owner's deletion
+  // must not finish before a dependent created a moment ago reaches the informers.
+  std::vector<Item> freshDependentsOf(const std::string& uid, const std::string& ns) {
+    auto out = dependentsOf(uid);
+    std::set<std::string> seen;
+    for (auto& d : out) seen.insert(itemKey('d', *d.res, d.ns, d.name));
+    for (auto& r : allResources()) {
+      if (r.namespaced != !ns.empty()) continue;
+      Json l = client_.list(r, ns);
+      for (auto& o : l["items"]) {
+        bool owned = false;
+        for (auto& ref : ownerRefsOf(o)) owned |= ref.value("uid", "") == uid;
+        if (owned && seen.insert(itemKey('d', r, namespaceOf(o), nameOf(o))).second)
+          out.push_back({'d', &r, namespaceOf(o), nameOf(o)});
+      }
+    }
+    return out;
+  }
+
   bool hasDependents(const std::string& uid) {
     std::lock_guard<std::mutex> l(mu_);
     auto it = dependents_.find(uid);
@@ -245,7 +264,7 @@ class GarbageCollector : public Controller {
     if (!obj || !beingDeleted(*obj)) return;
     std::string uid = metaOf(*obj).value("uid", "");
     if (hasFinalizer(*obj, kOrphan)) {
-      for (auto& dep : dependentsOf(uid)) {
+      for (auto& dep : freshDependentsOf(uid, it.ns)) {
         if (!dep.res) continue;
         auto d = fetch(*dep.res, dep.ns, dep.name);
         if (!d) continue;
@@ -263,7 +282,7 @@ class GarbageCollector : public Controller {
     }
     if (!hasFinalizer(*obj, kForeground)) return;
     int blocking = 0;
-    for (auto& dep : dependentsOf(uid)) {
+    for (auto& dep : freshDependentsOf(uid, it.ns)) {
       if (!dep.res) continue;
       auto d = fetch(*dep.res, dep.ns, dep.name);
       if (!d) continue;
