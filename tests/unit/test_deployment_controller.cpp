@@ -16,6 +16,8 @@
 #include "controller/controller.h"
 #include "controller/podutil.h"
 
+#include "tests/unit/api_fixture.h"
+
 using namespace k1s;
 
 namespace {
@@ -126,18 +128,7 @@ struct DeployCluster {
   }
 };
 
-template <class F>
-bool eventually(F f, int ms = 5000) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  for (;;) {
-    try {
-      if (f()) return true;
-    } catch (const std::exception&) {
-    }
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
+using test::eventually;
 
 Json deployment(const std::string& name, int replicas, const std::string& image) {
   return {{"apiVersion", "apps/v1"},

@@ -14,43 +14,19 @@
 #include "common/meta.h"
 #include "controller/controller.h"
 
+#include "tests/unit/api_fixture.h"
+
 using namespace k1s;
 
 namespace {
 
-struct Api {
-  std::string dir;
-  std::unique_ptr<Store> store;
-  std::unique_ptr<Registry> reg;
-  Api() {
-    char tmpl[] = "/tmp/k1s-gc-XXXXXX";
-    dir = mkdtemp(tmpl);
-    store = std::make_unique<Store>(dir + "/db");
-    reg = std::make_unique<Registry>(*store, ClusterConfig{});
-    reg->bootstrap("127.0.0.1", 6443);
-  }
-  ~Api() {
-    reg.reset();
-    store.reset();
-    std::filesystem::remove_all(dir);
-  }
-};
+using test::Api;
 
 const ResourceInfo& pods() { return *findResource("", "pods"); }
 const ResourceInfo& replicaSets() { return *findResource("apps", "replicasets"); }
 const ResourceInfo& configMaps() { return *findResource("", "configmaps"); }
 
-bool eventually(const std::function<bool()>& pred, int ms = 5000) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < until) {
-    try {
-      if (pred()) return true;
-    } catch (const ApiError&) {
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
+using test::eventually;
 
 bool gone(Registry& reg, const ResourceInfo& r, const std::string& name) {
   try {

@@ -15,27 +15,13 @@
 #include "common/meta.h"
 #include "controller/controller.h"
 
+#include "tests/unit/api_fixture.h"
+
 using namespace k1s;
 
 namespace {
 
-struct Api {
-  std::string dir;
-  std::unique_ptr<Store> store;
-  std::unique_ptr<Registry> reg;
-  Api() {
-    char tmpl[] = "/tmp/k1s-node-XXXXXX";
-    dir = mkdtemp(tmpl);
-    store = std::make_unique<Store>(dir + "/db");
-    reg = std::make_unique<Registry>(*store, ClusterConfig{});
-    reg->bootstrap("127.0.0.1", 6443);
-  }
-  ~Api() {
-    reg.reset();
-    store.reset();
-    std::filesystem::remove_all(dir);
-  }
-};
+using test::Api;
 
 Json conditionOf(const Json& node, const std::string& type) {
   for (auto& c : node["status"]["conditions"])

@@ -13,6 +13,8 @@
 #include "controller/controller.h"
 #include "controller/podutil.h"
 
+#include "tests/unit/api_fixture.h"
+
 using namespace k1s;
 
 namespace {
@@ -47,18 +49,7 @@ struct RsCluster {
   }
 };
 
-template <class F>
-bool eventually(F f, int ms = 5000) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  for (;;) {
-    try {
-      if (f()) return true;
-    } catch (const std::exception&) {
-    }
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
+using test::eventually;
 
 Json replicaSet(const std::string& name, int replicas, const std::string& app) {
   return {{"apiVersion", "apps/v1"},
