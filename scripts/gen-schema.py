@@ -11,6 +11,14 @@ scripts/schema_tables.py: Go definition names, kube's list/patch extensions,
 `required` lists, the special wire types (Quantity, IntOrString, MicroTime, ...)
 and the fields and types added between 1.22 and 1.33, so that a valid 1.33
 manifest is never rejected as unknown under fieldValidation=Strict.
+Protobuf field numbers come from scripts/protobuf-fields.json (made by
+scripts/proto-fields.py from kubernetes' generated.proto files): every property
+that has one carries `"x-k1s-protobuf": N`, or `[outer, inner]` for a field of a
+Go struct embedded inline (Probe.exec lives in field 1, ProbeHandler, field 1),
+byte fields (Secret.data values) are `"format": "byte"`, as in kube's own
+spec, and `"x-k1s-protobuf-keep-zero": true` marks a scalar whose zero value on
+the wire is meant (a Go pointer or a field without omitempty; see
+scripts/proto-fields.py). apiserver/protobuf.cpp decodes protobuf request bodies with them.
 
 Output layout:
     {"documents": {"api/v1": <OpenAPI 3.0 doc>, "apis/apps/v1": <doc>, ...}}
@@ -32,6 +40,7 @@ import schema_tables as T  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 META = "io.k8s.apimachinery.pkg.apis.meta.v1."
+PROTO_FIELDS = json.load(open(os.path.join(ROOT, "scripts", "protobuf-fields.json")))
 
 
 # ---- resources: parsed from common/resources.cpp so there is one list of kinds ----
@@ -131,6 +140,46 @@ def model_schema(cls_name, refs):
 
 def gvk(group, version, kind):
     return [{"group": group, "version": version, "kind": kind}]
+
+
+# ---- protobuf field numbers ----
+
+def proto_number(def_name, props, prop):
+    """(number, proto type) of a JSON property: an int, or [outer, inner] when the
+    property comes from an inline-embedded struct (a message field that is not
+    itself a JSON property); None when protobuf lacks it."""
+    fields = PROTO_FIELDS.get(def_name, {})
+    if prop in fields:
+        return fields[prop]
+    for name, (num, typ, *_flags) in fields.items():
+        inner = PROTO_FIELDS.get(typ, {})
+        if name not in props and prop in inner:
+            return [[num, inner[prop][0]]] + inner[prop][1:]
+    return None
+
+
+def stamp_protobuf(schemas):
+    missing = []
+    for def_name, schema in schemas.items():
+        props = schema.get("properties")
+        if not props or def_name not in PROTO_FIELDS:
+            continue
+        for prop, node in props.items():
+            found = proto_number(def_name, props, prop)
+            if found is None:
+                if prop not in ("apiVersion", "kind"):  # TypeMeta: in the envelope, not the message
+                    missing.append(f"{def_name}.{prop}")
+                continue
+            num, typ, *flags = found
+            node["x-k1s-protobuf"] = num
+            if "keepzero" in flags:
+                node["x-k1s-protobuf-keep-zero"] = True
+            if typ == "bytes" or typ == "repeated:bytes":
+                (node["items"] if "items" in node else node)["format"] = "byte"
+            elif typ == "map:bytes":
+                node["additionalProperties"]["format"] = "byte"
+    if missing:
+        sys.exit("gen-schema: no protobuf field number for " + ", ".join(sorted(missing)))
 
 
 # ---- paths ----
@@ -362,6 +411,7 @@ def build_document(gv_path, resources, served_groups):
     for cls, ext in T.FIXED_GVK.items():
         if go_name(cls) in schemas:
             schemas[go_name(cls)]["x-kubernetes-group-version-kind"] = ext
+    stamp_protobuf(schemas)
 
     title = f"Kubernetes {group or 'core'}/{version}"
     return {
