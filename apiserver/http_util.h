@@ -16,7 +16,7 @@ std::string queryParam(const httplib::Request& req, const char* name);
 bool queryBool(const httplib::Request& req, const char* name);
 // True when the Accept header's first choice asks for `as=<what>`.
 bool acceptsAs(const httplib::Request& req, const std::string& what);
-// Parses a request body as JSON or YAML per Content-Type; throws 400/415/413.
+// Parses a request body as JSON, YAML or Kubernetes protobuf per Content-Type; throws 400/415/413.
 Json decodeBody(const httplib::Request& req, size_t maxBytes);
 // True when the peer closed its side of the connection (TLS requests only).
 bool peerClosed(const httplib::Request& req);
