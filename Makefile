@@ -21,6 +21,8 @@ build: deps $(BUILD_DIR)/build.ninja
 
 # Builds, then starts the daemon in the foreground with the default data dir.
 run: build
+	@echo ">> loading the lab images into $(DATA_DIR)/images/import:" $$(cd $(BUILD_DIR)/images && ls *.tar)
+	@mkdir -p $(DATA_DIR)/images/import && cp $(BUILD_DIR)/images/*.tar $(DATA_DIR)/images/import/
 	@echo ">> starting k1s server (data dir $(DATA_DIR)); kubeconfig: $(DATA_DIR)/kubeconfig.yaml"
 	@echo ">> in another terminal: export KUBECONFIG=$(DATA_DIR)/kubeconfig.yaml; kubectl get nodes"
 	@$(BUILD_DIR)/k1s server --data-dir $(DATA_DIR) --run-dir $(RUN_DIR)
