@@ -458,3 +458,51 @@ def run_test(body, **k1s_kwargs):
         res.failed += 1
         code = res.finish(None)
     sys.exit(code)
+
+
+def build_busybox_image(work, refs):
+    """A one-layer busybox image (Debian's busybox-static, every applet linked in /bin) as
+    OCI layout directories, one per ref in refs (e.g. "example.com/k1s/busybox:1"); returns
+    their paths for `k1s image import`. Needs umoci and skopeo; all local, no registry."""
+    for tool in ("umoci", "skopeo"):
+        if not shutil.which(tool):
+            die(f"{tool} not found (scripts/install-deps.sh installs the test packages)")
+    if not os.path.isfile("/bin/busybox"):
+        die("/bin/busybox not found (busybox-static)")
+
+    def run(*cmd):
+        r = subprocess.run(list(cmd), capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
+        return r.stdout
+
+    layout = os.path.join(work, "bb-layout")
+    bundle = os.path.join(work, "bb-bundle")
+    run("umoci", "init", "--layout", layout)
+    run("umoci", "new", "--image", layout + ":t")
+    run("umoci", "unpack", "--image", layout + ":t", bundle)
+    rootfs = os.path.join(bundle, "rootfs")
+    for d in ("bin", "etc", "tmp", "proc", "sys", "dev"):
+        os.makedirs(os.path.join(rootfs, d), exist_ok=True)
+    shutil.copy2("/bin/busybox", os.path.join(rootfs, "bin", "busybox"))
+    for applet in run("/bin/busybox", "--list").split():
+        if applet != "busybox" and "/" not in applet:
+            os.symlink("busybox", os.path.join(rootfs, "bin", applet))
+    run("umoci", "repack", "--image", layout + ":t", bundle)
+    run("umoci", "config", "--image", layout + ":t", "--config.env", "PATH=/bin:/usr/bin:/sbin:/usr/sbin",
+        "--config.cmd", "sh")
+    out = []
+    for i, ref in enumerate(refs):
+        dest = os.path.join(work, f"bb-image-{i}")
+        run("skopeo", "copy", f"oci:{layout}:t", f"oci:{dest}:{ref}")
+        out.append(dest)
+    return out
+
+
+def import_images(data_dir, paths):
+    """`k1s image import --data-dir D PATH...` (no daemon needed); returns its stdout."""
+    r = subprocess.run([k1s_binary(), "image", "import", "--data-dir", data_dir, *paths],
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        raise AssertionError(f"k1s image import failed ({r.returncode}): {r.stderr.strip()}")
+    return r.stdout
