@@ -25,7 +25,7 @@ run: build
 	@mkdir -p $(DATA_DIR)/images/import && cp $(BUILD_DIR)/images/*.tar $(DATA_DIR)/images/import/
 	@echo ">> starting k1s server (data dir $(DATA_DIR)); kubeconfig: $(DATA_DIR)/kubeconfig.yaml"
 	@echo ">> in another terminal: export KUBECONFIG=$(DATA_DIR)/kubeconfig.yaml; kubectl get nodes"
-	@$(BUILD_DIR)/k1s server --data-dir $(DATA_DIR) --run-dir $(RUN_DIR)
+	@$(BUILD_DIR)/k1s server --data-dir $(DATA_DIR) --run-dir $(RUN_DIR) --cleanup-on-exit
 
 test: deps-test build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j 2

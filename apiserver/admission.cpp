@@ -112,8 +112,12 @@ static void allocateNodePorts(Store::Txn& t, const ClusterConfig& cfg, Json& svc
         want = d(rng());
         ok = t.allocate(kNodePortPool, std::to_string(want), owner);
       }
-      for (want = cfg.nodePortMin; !ok && want <= cfg.nodePortMax; ++want)
-        if (!held.count(std::to_string(want))) ok = t.allocate(kNodePortPool, std::to_string(want), owner);
+      // A dense range: scan for the last free ports (the loop leaves `want` on the one taken).
+      for (int port = cfg.nodePortMin; !ok && port <= cfg.nodePortMax; ++port)
+        if (!held.count(std::to_string(port)) && t.allocate(kNodePortPool, std::to_string(port), owner)) {
+          ok = true;
+          want = port;
+        }
       if (!ok) throw ApiError(500, "InternalError", "Internal error occurred: failed to allocate a nodePort: range is full");
     }
     p["nodePort"] = want;

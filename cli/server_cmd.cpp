@@ -18,6 +18,7 @@
 #include "common/net.h"
 #include "controller/controller.h"
 #include "kubelet/kubelet.h"
+#include "netproxy/proxy.h"
 
 namespace k1s {
 
@@ -100,6 +101,16 @@ int runServer(int argc, char** argv) {
     ControllerManager controllers(reg, co);
     controllers.start();
     kubelet.start();
+
+    ProxyOptions po;
+    po.bridge = f.bridge;
+    po.clusterCIDR = f.clusterCIDR;
+    po.serviceCIDR = f.serviceCIDR;
+    po.nodeIP = bridgeIP;
+    po.podEgress = f.podEgress;
+    po.cleanupOnExit = f.cleanupOnExit;
+    ServiceProxy proxy(reg, po);
+    proxy.start();
     LOGI("server", "k1s serving url=" << url << " kubeconfig=" << creds.kubeconfigPath << " data-dir=" << f.dataDir);
 
     struct sigaction sa {};
@@ -109,6 +120,7 @@ int runServer(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
     while (!g_stop) usleep(100 * 1000);
     LOGI("server", "stopping");
+    proxy.stop();
     kubelet.stop();
     controllers.stop();
     api.stop();

@@ -1,0 +1,228 @@
+// The store and the registry's generic semantics: revisions, conflicts,
+// persistence, watch windows, and Service IP/port allocation.
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "apiserver/registry.h"
+#include "apiserver/store.h"
+#include "common/errors.h"
+#include "common/meta.h"
+#include "tests/unit/api_fixture.h"
+
+using namespace k1s;
+using test::Api;
+
+namespace {
+
+const ResourceInfo& cms() { return *findResource("", "configmaps"); }
+const ResourceInfo& svcs() { return *findResource("", "services"); }
+
+Json cm(const std::string& name, const std::string& v = "1") {
+  return {{"metadata", {{"name", name}}}, {"data", {{"k", v}}}};
+}
+
+int64_t rvOf(const Json& o) { return std::stoll(metaOf(o)["resourceVersion"].get<std::string>()); }
+
+int codeOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ApiError& e) {
+    return e.code;
+  }
+  return 0;
+}
+
+Json service(const std::string& name, const std::string& type = "ClusterIP", Json extra = Json::object()) {
+  Json s = {{"metadata", {{"name", name}}},
+            {"spec", {{"type", type}, {"selector", {{"app", name}}}, {"ports", {{{"port", 80}}}}}}};
+  s["spec"].update(extra);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("every write gets a larger resourceVersion; no-op updates write nothing") {
+  Api api;
+  auto& reg = *api.reg;
+  Json a = reg.create(cms(), "default", cm("a"));
+  Json b = reg.create(cms(), "default", cm("b"));
+  CHECK(rvOf(b) > rvOf(a));
+  CHECK(!metaOf(a)["uid"].get<std::string>().empty());
+  CHECK(!metaOf(a)["creationTimestamp"].get<std::string>().empty());
+  Json same = reg.update(cms(), "default", a);
+  CHECK(rvOf(same) == rvOf(a));  // identical content: not written again
+  Json changed = a;
+  changed["data"]["k"] = "2";
+  Json c = reg.update(cms(), "default", changed);
+  CHECK(rvOf(c) > rvOf(b));
+  CHECK(api.store->revision() == rvOf(c));
+}
+
+TEST_CASE("a stale resourceVersion is a 409 Conflict and changes nothing") {
+  Api api;
+  auto& reg = *api.reg;
+  Json a = reg.create(cms(), "default", cm("a"));
+  Json first = a;
+  first["data"]["k"] = "first";
+  reg.update(cms(), "default", first);
+  Json stale = a;
+  stale["data"]["k"] = "stale";
+  CHECK(codeOf([&] { reg.update(cms(), "default", stale); }) == 409);
+  CHECK(reg.get(cms(), "default", "a")["data"]["k"] == "first");
+  CHECK(codeOf([&] { reg.create(cms(), "default", cm("a")); }) == 409);
+  CHECK(codeOf([&] { reg.get(cms(), "default", "missing"); }) == 404);
+  CHECK(codeOf([&] { reg.create(cms(), "nope", cm("x")); }) == 404);
+}
+
+TEST_CASE("data and revisions survive reopening the database") {
+  Api api;
+  Json a = api.reg->create(cms(), "default", cm("kept"));
+  int64_t rev = api.store->revision();
+  std::string path = api.dir + "/db";
+  {
+    Store again(path + "2");  // a different file starts empty
+    CHECK(again.get(cms(), "default", "kept") == nullptr);
+  }
+  api.reg.reset();
+  api.store.reset();
+  api.store = std::make_unique<Store>(path);
+  api.reg = std::make_unique<Registry>(*api.store, ClusterConfig{});
+  auto got = api.store->get(cms(), "default", "kept");
+  REQUIRE(got);
+  CHECK(rvOf(*got) == rvOf(a));
+  CHECK(api.store->revision() == rev);
+  Json b = api.reg->create(cms(), "default", cm("after"));
+  CHECK(rvOf(b) > rev);
+}
+
+TEST_CASE("a failed transaction leaves nothing behind") {
+  Api api;
+  int64_t before = api.store->revision();
+  CHECK_THROWS(api.store->transact([&](Store::Txn& t) {
+    Json o = cm("half");
+    o["metadata"]["namespace"] = "default";
+    t.put(cms(), o);
+    throw std::runtime_error("abort");
+  }));
+  CHECK(api.store->get(cms(), "default", "half") == nullptr);
+  CHECK(api.store->revision() == before);
+  Json o = api.reg->create(cms(), "default", cm("next"));
+  CHECK(rvOf(o) == before + 1);
+}
+
+TEST_CASE("watch replays from a revision inside the window; older is 410 Gone") {
+  char tmpl[] = "/tmp/k1s-unit-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  {
+    Store store(dir + "/db", "NORMAL", 10);  // a window of 10 events
+    Registry reg(store, {});
+    reg.bootstrap("127.0.0.1", 6443);
+    int64_t start = store.revision();
+    for (int i = 0; i < 5; ++i) reg.create(cms(), "default", cm("w" + std::to_string(i)));
+    ListOptions o;
+    o.resourceVersion = std::to_string(start);
+    auto w = reg.watch(cms(), "default", o);
+    std::vector<std::string> seen;
+    WatchEvent e;
+    while (w->next(e, std::chrono::milliseconds(100))) seen.push_back(e.type + ":" + nameOf(e.object));
+    CHECK(seen == std::vector<std::string>{"ADDED:w0", "ADDED:w1", "ADDED:w2", "ADDED:w3", "ADDED:w4"});
+    // Live events keep coming, with label selectors applied.
+    ListOptions sel;
+    sel.labelSelector = "tier=web";
+    auto ws = reg.watch(cms(), "default", sel);
+    Json labelled = cm("lab");
+    labelled["metadata"]["labels"] = {{"tier", "web"}};
+    reg.create(cms(), "default", labelled);
+    reg.create(cms(), "default", cm("unlabelled"));
+    REQUIRE(ws->next(e, std::chrono::milliseconds(1000)));
+    CHECK(e.type == "ADDED");
+    CHECK(nameOf(e.object) == "lab");
+    // Leaving the selector is a DELETED event for that watcher.
+    Json relabel = reg.get(cms(), "default", "lab");
+    relabel["metadata"]["labels"]["tier"] = "db";
+    reg.update(cms(), "default", relabel);
+    REQUIRE(ws->next(e, std::chrono::milliseconds(1000)));
+    CHECK(e.type == "DELETED");
+    CHECK(!ws->next(e, std::chrono::milliseconds(100)));
+    for (int i = 0; i < 20; ++i) reg.create(cms(), "default", cm("more" + std::to_string(i)));
+    CHECK(codeOf([&] { reg.watch(cms(), "default", o); }) == 410);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("list paging with limit and continue sees every object once") {
+  Api api;
+  for (int i = 0; i < 7; ++i) api.reg->create(cms(), "default", cm("p" + std::to_string(i)));
+  std::set<std::string> names;
+  ListOptions o;
+  o.limit = 3;
+  int pages = 0;
+  for (;;) {
+    Json l = api.reg->list(cms(), "default", o);
+    ++pages;
+    for (auto& it : l["items"]) CHECK(names.insert(nameOf(it)).second);
+    if (!l["metadata"].contains("continue")) break;
+    o.continueToken = l["metadata"]["continue"];
+  }
+  CHECK(pages == 3);
+  CHECK(names.size() == 7);
+}
+
+TEST_CASE("cluster IPs and node ports are unique, honoured when free, and released on delete") {
+  Api api;
+  auto& reg = *api.reg;
+  Json a = reg.create(svcs(), "default", service("a"));
+  std::string ipA = a["spec"]["clusterIP"];
+  CHECK(ipA.rfind("10.96.", 0) == 0);
+  CHECK(a["spec"]["clusterIPs"] == Json::array({ipA}));
+  // A requested free IP is honoured; a taken one is a 422.
+  Json b = reg.create(svcs(), "default", service("b", "ClusterIP", {{"clusterIP", "10.96.7.7"}}));
+  CHECK(b["spec"]["clusterIP"] == "10.96.7.7");
+  CHECK(codeOf([&] { reg.create(svcs(), "default", service("c", "ClusterIP", {{"clusterIP", "10.96.7.7"}})); }) == 422);
+  CHECK(codeOf([&] { reg.create(svcs(), "default", service("c", "ClusterIP", {{"clusterIP", "10.0.0.5"}})); }) == 422);
+  CHECK(codeOf([&] { reg.get(svcs(), "default", "c"); }) == 404);
+  // Headless: no allocation.
+  Json h = reg.create(svcs(), "default", service("h", "ClusterIP", {{"clusterIP", "None"}}));
+  CHECK(h["spec"]["clusterIP"] == "None");
+  // NodePort: allocated in range, a clash is a 422, released on delete.
+  Json n = reg.create(svcs(), "default", service("n", "NodePort"));
+  int port = n["spec"]["ports"][0]["nodePort"];
+  CHECK(port >= 30000);
+  CHECK(port <= 32767);
+  Json fixed = service("f", "NodePort");
+  fixed["spec"]["ports"][0]["nodePort"] = port;
+  CHECK(codeOf([&] { reg.create(svcs(), "default", fixed); }) == 422);
+  reg.remove(svcs(), "default", "n");
+  CHECK(reg.create(svcs(), "default", fixed)["spec"]["ports"][0]["nodePort"] == port);
+  // The released cluster IP can be asked for again.
+  reg.remove(svcs(), "default", "b");
+  CHECK(reg.create(svcs(), "default", service("b2", "ClusterIP", {{"clusterIP", "10.96.7.7"}}))["spec"]["clusterIP"] ==
+        "10.96.7.7");
+  // An update without clusterIP keeps it; changing it is a 422.
+  Json upd = reg.get(svcs(), "default", "a");
+  upd["spec"].erase("clusterIP");
+  upd["spec"].erase("clusterIPs");
+  CHECK(reg.update(svcs(), "default", upd)["spec"]["clusterIP"] == ipA);
+  upd = reg.get(svcs(), "default", "a");
+  upd["spec"]["clusterIP"] = "10.96.9.9";
+  upd["spec"]["clusterIPs"] = {"10.96.9.9"};
+  CHECK(codeOf([&] { reg.update(svcs(), "default", upd); }) == 422);
+}
+
+TEST_CASE("many concurrent creates get distinct cluster IPs") {
+  Api api;
+  std::vector<std::thread> ts;
+  std::mutex mu;
+  std::set<std::string> ips;
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        Json s = api.reg->create(svcs(), "default", service("s" + std::to_string(t) + "-" + std::to_string(i)));
+        std::lock_guard<std::mutex> l(mu);
+        ips.insert(s["spec"]["clusterIP"].get<std::string>());
+      }
+    });
+  for (auto& t : ts) t.join();
+  CHECK(ips.size() == 100);
+}
