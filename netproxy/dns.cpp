@@ -385,6 +385,10 @@ void ClusterDns::start() {
   d.tcp.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   ::setsockopt(d.tcp.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // The listen address may be the bridge's, which the pod network may create
+  // after us: bind it anyway (the kernel delivers once the address exists).
+  for (int fd : {d.udp.fd, d.tcp.fd})
+    if (fd >= 0) ::setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
   std::string where = d.opts.listenIP + ":" + std::to_string(d.opts.port);
   if (d.udp.fd < 0 || d.tcp.fd < 0 || ::bind(d.udp.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::bind(d.tcp.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(d.tcp.fd, 64) != 0) {
