@@ -122,6 +122,9 @@ void eraseFieldPath(Json& obj, const std::string& path) {
 // Unknown fields: Strict rejects (400, as kube's strict decoding); otherwise they
 // are dropped, as kube's decoder does, and reported as warnings when asked.
 void handleUnknownFields(const ResourceInfo& r, Json& obj, const WriteOptions& o) {
+  // In-process components (no warnings sink, no validation asked) write only
+  // fields they know; skipping the walk keeps the schema unparsed until a client needs it.
+  if (!o.warnings && o.fieldValidation.empty()) return;
   if (o.fieldValidation == "Ignore" && !o.warnings) {
     for (auto& u : unknownFields(r, obj)) eraseFieldPath(obj, u);
     return;

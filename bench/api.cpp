@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   std::string dataDir = dir + "/data";
   std::string portS = std::to_string(port);
   std::vector<std::string> args = {bin, "server", "--data-dir", dataDir, "--run-dir", dir + "/run",
-                                   "--secure-port", portS, "--bridge", "k1sbench0"};
+                                   "--secure-port", portS, "--bridge", "k1sbench0", "--cleanup-on-exit"};
   std::vector<char*> av;
   for (auto& a : args) av.push_back(a.data());
   av.push_back(nullptr);

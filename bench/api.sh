@@ -7,4 +7,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=${BUILD_DIR:-$here/../build}
 work=$(mktemp -d /var/tmp/k1s-bench-api.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-unshare --net bash -c "ip link set lo up && '$build/k1s_bench_api' '$build/k1s' '$work'"
+unshare --net --mount --pid --fork --mount-proc bash -c "ip link set lo up && '$build/k1s_bench_api' '$build/k1s' '$work'"

@@ -18,6 +18,7 @@
 #include "common/net.h"
 #include "controller/controller.h"
 #include "kubelet/kubelet.h"
+#include "netproxy/dns.h"
 #include "netproxy/proxy.h"
 
 namespace k1s {
@@ -111,6 +112,14 @@ int runServer(int argc, char** argv) {
     po.cleanupOnExit = f.cleanupOnExit;
     ServiceProxy proxy(reg, po);
     proxy.start();
+
+    // Cluster DNS listens on the bridge address; kube-dns's Service IP is DNAT'd to it.
+    ensureKubeDnsService(reg, f.clusterDNS, bridgeIP);
+    DnsOptions dopts;
+    dopts.listenIP = bridgeIP;
+    dopts.clusterDomain = f.clusterDomain;
+    ClusterDns dns(reg, dopts);
+    dns.start();
     LOGI("server", "k1s serving url=" << url << " kubeconfig=" << creds.kubeconfigPath << " data-dir=" << f.dataDir);
 
     struct sigaction sa {};
@@ -120,6 +129,7 @@ int runServer(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
     while (!g_stop) usleep(100 * 1000);
     LOGI("server", "stopping");
+    dns.stop();
     proxy.stop();
     kubelet.stop();
     controllers.stop();

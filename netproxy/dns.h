@@ -29,3 +29,12 @@ class ClusterDns {
 };
 
 }  // namespace k1s
+
+namespace k1s {
+
+// Creates (or corrects) kube-system/kube-dns: a selectorless Service at
+// `serviceIP` (53/UDP "dns", 53/TCP "dns-tcp") and its EndpointSlice pointing at
+// `serverIP`, where ClusterDns listens; the proxy DNATs the one to the other.
+void ensureKubeDnsService(Client& c, const std::string& serviceIP, const std::string& serverIP);
+
+}  // namespace k1s
