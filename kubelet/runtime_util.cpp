@@ -191,15 +191,6 @@ std::string nowRfc3339Nano() {
   return b;
 }
 
-std::string nowRfc3339() {
-  time_t t = time(nullptr);
-  tm u;
-  gmtime_r(&t, &u);
-  char b[32];
-  strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &u);
-  return b;
-}
-
 void resetSignals() {
   sigset_t none;
   sigemptyset(&none);

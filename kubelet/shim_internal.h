@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/json.h"
+#include "common/meta.h"
 #include "kubelet/runtime.h"
 
 namespace k1s::shim {
@@ -37,7 +38,7 @@ uint64_t procStartTime(pid_t pid);
 bool processIs(pid_t pid, uint64_t startTime);
 
 std::string nowRfc3339Nano();  // 2026-11-25T19:10:12.345678901Z (CRI log timestamps)
-std::string nowRfc3339();      // 2026-11-25T19:10:12Z (container status times)
+using k1s::nowRfc3339;         // 2026-11-25T19:10:12Z (container status times)
 
 std::string errnoText(const std::string& what);  // "what: strerror(errno)"
 
