@@ -278,6 +278,16 @@ std::vector<std::string> portNumMsgs(long long port) {
   return {inclusiveRange(1, 65535)};
 }
 
+// Config keys and env var names may not be (or start like) a relative path.
+static void addDotMsgs(const std::string& s, std::vector<std::string>& out) {
+  if (s == ".")
+    out.push_back("must not be '.'");
+  else if (s == "..")
+    out.push_back("must not be '..'");
+  else if (s.rfind("..", 0) == 0)
+    out.push_back("must not start with '..'");
+}
+
 std::vector<std::string> configMapKeyMsgs(const std::string& s) {
   std::vector<std::string> out;
   if (s.size() > 253) out.push_back(maxLen(253));
@@ -287,12 +297,7 @@ std::vector<std::string> configMapKeyMsgs(const std::string& s) {
   if (!ok)
     out.push_back(regexError("a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
                              "[-._a-zA-Z0-9]+", {"key.name", "KEY_NAME", "key-name"}));
-  if (s == ".")
-    out.push_back("must not be '.'");
-  else if (s == "..")
-    out.push_back("must not be '..'");
-  else if (s.rfind("..", 0) == 0)
-    out.push_back("must not start with '..'");
+  addDotMsgs(s, out);
   return out;
 }
 
@@ -305,12 +310,7 @@ std::vector<std::string> envVarNameMsgs(const std::string& s) {
     out.push_back(regexError("a valid environment variable name must consist of alphabetic characters, digits, '_', "
                              "'-', or '.', and must not start with a digit",
                              "[-._a-zA-Z][-._a-zA-Z0-9]*", {"my.env-name", "MY_ENV.NAME", "MyEnvName1"}));
-  if (s == ".")
-    out.push_back("must not be '.'");
-  else if (s == "..")
-    out.push_back("must not be '..'");
-  else if (s.rfind("..", 0) == 0)
-    out.push_back("must not start with '..'");
+  addDotMsgs(s, out);
   return out;
 }
 

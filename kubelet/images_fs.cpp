@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -43,11 +44,10 @@ std::string sha256Hex(const std::string& data) {
   return h.hex();
 }
 
-std::string sha256File(const std::string& path, int64_t* size) {
+// Feeds a file to `chunk` in 64 KiB pieces (the one read loop of the store).
+static void readChunks(const std::string& path, const std::function<void(const char*, size_t)>& chunk) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw sysError("cannot open", path);
-  Sha256 h;
-  int64_t total = 0;
   char buf[1 << 16];
   for (;;) {
     ssize_t n = read(fd, buf, sizeof buf);
@@ -57,10 +57,18 @@ std::string sha256File(const std::string& path, int64_t* size) {
       throw sysError("cannot read", path);
     }
     if (n == 0) break;
-    h.update(buf, n);
-    total += n;
+    chunk(buf, size_t(n));
   }
   close(fd);
+}
+
+std::string sha256File(const std::string& path, int64_t* size) {
+  Sha256 h;
+  int64_t total = 0;
+  readChunks(path, [&](const char* d, size_t n) {
+    h.update(d, n);
+    total += int64_t(n);
+  });
   if (size) *size = total;
   return h.hex();
 }
@@ -79,21 +87,8 @@ std::string digestHex(const std::string& digest) {
 }
 
 std::string readFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw sysError("cannot open", path);
   std::string out;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      close(fd);
-      throw sysError("cannot read", path);
-    }
-    if (n == 0) break;
-    out.append(buf, n);
-  }
-  close(fd);
+  readChunks(path, [&](const char* d, size_t n) { out.append(d, n); });
   return out;
 }
 
