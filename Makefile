@@ -4,13 +4,16 @@ DATA_DIR  ?= /var/lib/k1s
 RUN_DIR   ?= /run/k1s
 JOBS      ?= $(shell nproc)
 
-.PHONY: run test build deps deps-test unit e2e bench clean
+.PHONY: run test build deps deps-test deps-bench unit e2e bench clean
 
 deps:
 	@scripts/install-deps.sh run
 
 deps-test:
 	@scripts/install-deps.sh test
+
+deps-bench:
+	@scripts/install-deps.sh bench
 
 $(BUILD_DIR)/build.ninja:
 	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -36,7 +39,7 @@ unit: build
 e2e: deps-test build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -L e2e
 
-bench: build
+bench: deps-bench build
 	@for b in bench/*.sh; do echo "== $$b"; K1S_BIN=$(BUILD_DIR)/k1s $$b; done
 
 clean:

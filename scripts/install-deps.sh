@@ -6,9 +6,13 @@ BUILD_PKGS="busybox-static cmake g++ ninja-build pkg-config libsqlite3-dev libcp
   libnl-3-dev libnl-route-3-dev doctest-dev libyaml-cpp-dev libssl-dev libarchive-dev zlib1g-dev"
 RUN_PKGS="iptables iproute2 conntrack curl ca-certificates"
 TEST_PKGS="python3-kubernetes python3-yaml busybox-static umoci skopeo crun"
+# bench/: load generators and the reference servers the benchmarks measure against
+# (dnsmasq-base is the bare binary: no system service is started on install).
+BENCH_PKGS="dnsperf dnsmasq-base wrk hyperfine"
 want="$BUILD_PKGS $RUN_PKGS"
 case "${1:-run}" in
   test) want="$want $TEST_PKGS" ;;
+  bench) want="$want $BENCH_PKGS" ;;
 esac
 missing=()
 for p in $want; do
