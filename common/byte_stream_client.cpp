@@ -1,0 +1,252 @@
+// dialTls: the client end of an upgraded connection (k1s exec/attach/port-forward).
+//
+// One SSL object is shared by a reader thread and writer threads. OpenSSL does
+// not allow concurrent calls on one SSL, so every SSL call holds sslMu_ and the
+// socket is non-blocking: a call that would block releases the lock and waits
+// in poll(), letting the other direction proceed meanwhile.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+
+#include "common/byte_stream.h"
+
+namespace k1s {
+
+namespace {
+
+std::string sslErrorText() {
+  unsigned long e = ERR_get_error();
+  if (!e) return "unknown TLS error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
+
+// Connects with a deadline; errors worded like Go's net.Dial ("dial tcp H:P: connect: ...").
+int connectTcp(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  std::string portStr = std::to_string(port);
+  std::string where = "dial tcp " + host + ":" + portStr;
+  if (int rc = getaddrinfo(host.c_str(), portStr.c_str(), &hints, &res); rc != 0)
+    throw std::runtime_error(where + ": lookup " + host + ": " + gai_strerror(rc));
+  std::string lastErr = "no addresses";
+  int fd = -1;
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0) {
+      lastErr = strerror(errno);
+      continue;
+    }
+    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      rc = poll(&p, 1, 30000);
+      if (rc == 1) {
+        int soErr = 0;
+        socklen_t len = sizeof soErr;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soErr, &len);
+        errno = soErr;
+        rc = soErr ? -1 : 0;
+      } else {
+        errno = rc == 0 ? ETIMEDOUT : errno;
+        rc = -1;
+      }
+    }
+    if (rc == 0) break;
+    lastErr = errno == ECONNREFUSED ? "connection refused" : strerror(errno);
+    ::close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) throw std::runtime_error(where + ": connect: " + lastErr);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // interactive streams: no Nagle delay
+  return fd;
+}
+
+class TlsClientStream : public ByteStream {
+ public:
+  TlsClientStream(SSL_CTX* ctx, SSL* ssl, int fd) : ctx_(ctx), ssl_(ssl), fd_(fd) {}
+  ~TlsClientStream() override {
+    SSL_free(ssl_);
+    SSL_CTX_free(ctx_);
+    ::close(fd_);
+  }
+
+  ssize_t read(void* buf, size_t n) override {
+    for (;;) {
+      if (closed_) return 0;
+      int err;
+      {
+        std::lock_guard<std::mutex> l(sslMu_);
+        int r = SSL_read(ssl_, buf, static_cast<int>(std::min<size_t>(n, 1 << 30)));
+        if (r > 0) return r;
+        err = SSL_get_error(ssl_, r);
+      }
+      if (err == SSL_ERROR_ZERO_RETURN) return 0;
+      if (err == SSL_ERROR_WANT_READ) {
+        if (!waitFor(POLLIN)) return 0;
+      } else if (err == SSL_ERROR_WANT_WRITE) {
+        if (!waitFor(POLLOUT)) return 0;
+      } else {
+        ERR_clear_error();
+        return closed_ ? 0 : -1;
+      }
+    }
+  }
+
+  bool writeAll(const void* buf, size_t n) override {
+    std::lock_guard<std::mutex> whole(writeMu_);  // whole writes never interleave
+    const char* p = static_cast<const char*>(buf);
+    while (n > 0) {
+      if (closed_) return false;
+      int err;
+      {
+        std::lock_guard<std::mutex> l(sslMu_);
+        int w = SSL_write(ssl_, p, static_cast<int>(std::min<size_t>(n, 1 << 30)));
+        if (w > 0) {
+          p += w;
+          n -= static_cast<size_t>(w);
+          continue;
+        }
+        err = SSL_get_error(ssl_, w);
+      }
+      if (err == SSL_ERROR_WANT_WRITE) {
+        if (!waitFor(POLLOUT)) return false;
+      } else if (err == SSL_ERROR_WANT_READ) {
+        if (!waitFor(POLLIN)) return false;
+      } else {
+        ERR_clear_error();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void shutdown() override {
+    if (closed_.exchange(true)) return;
+    {
+      std::lock_guard<std::mutex> l(sslMu_);
+      SSL_shutdown(ssl_);  // close_notify; non-blocking, best effort
+    }
+    ::shutdown(fd_, SHUT_RDWR);  // wakes a reader or writer in poll()
+  }
+
+ private:
+  bool waitFor(short events) {
+    pollfd p{fd_, events, 0};
+    while (!closed_) {
+      int r = poll(&p, 1, 1000);
+      if (r > 0) return true;  // ready, or an error the next SSL call reports
+      if (r < 0 && errno != EINTR) return false;
+    }
+    return false;
+  }
+
+  SSL_CTX* ctx_;
+  SSL* ssl_;
+  int fd_;
+  std::mutex sslMu_, writeMu_;
+  std::atomic<bool> closed_{false};
+};
+
+}  // namespace
+
+std::unique_ptr<ByteStream> dialTls(const TlsDialOptions& o) {
+  int fd = connectTcp(o.host, o.port);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) {
+    ::close(fd);
+    throw std::runtime_error("tls: " + sslErrorText());
+  }
+  auto fail = [&](SSL* ssl, const std::string& why) {
+    if (ssl) SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    ::close(fd);
+    throw std::runtime_error(why);
+  };
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (!o.insecure) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    if (!o.caPem.empty()) {
+      X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+      BIO* bio = BIO_new_mem_buf(o.caPem.data(), static_cast<int>(o.caPem.size()));
+      int added = 0;
+      while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+        added += X509_STORE_add_cert(store, cert) == 1;
+        X509_free(cert);
+      }
+      BIO_free(bio);
+      ERR_clear_error();  // the end of the PEM list reads as an error
+      if (!added) fail(nullptr, "tls: the certificate authority data holds no certificate");
+    } else {
+      SSL_CTX_set_default_verify_paths(ctx);
+    }
+  }
+  if (!o.clientCertPem.empty()) {
+    BIO* cb = BIO_new_mem_buf(o.clientCertPem.data(), static_cast<int>(o.clientCertPem.size()));
+    X509* cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
+    BIO_free(cb);
+    BIO* kb = BIO_new_mem_buf(o.clientKeyPem.data(), static_cast<int>(o.clientKeyPem.size()));
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr);
+    BIO_free(kb);
+    bool ok = cert && key && SSL_CTX_use_certificate(ctx, cert) == 1 && SSL_CTX_use_PrivateKey(ctx, key) == 1;
+    if (cert) X509_free(cert);
+    if (key) EVP_PKEY_free(key);
+    if (!ok) fail(nullptr, "tls: unusable client certificate or key: " + sslErrorText());
+  }
+  SSL* ssl = SSL_new(ctx);
+  if (!ssl) fail(nullptr, "tls: " + sslErrorText());
+  SSL_set_fd(ssl, fd);
+  in6_addr a6;
+  in_addr a4;
+  bool isIp = inet_pton(AF_INET, o.host.c_str(), &a4) == 1 || inet_pton(AF_INET6, o.host.c_str(), &a6) == 1;
+  if (!isIp) SSL_set_tlsext_host_name(ssl, o.host.c_str());  // SNI is for names only
+  if (!o.insecure) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    if (isIp)
+      X509_VERIFY_PARAM_set1_ip_asc(param, o.host.c_str());
+    else
+      X509_VERIFY_PARAM_set1_host(param, o.host.c_str(), 0);
+  }
+  // Handshake on the non-blocking socket with a deadline.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    int r = SSL_connect(ssl);
+    if (r == 1) break;
+    int err = SSL_get_error(ssl, r);
+    if ((err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+      poll(&p, 1, 1000);
+      continue;
+    }
+    long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK)
+      fail(ssl, std::string("tls: failed to verify certificate: x509: ") + X509_verify_cert_error_string(verify));
+    fail(ssl, "tls: handshake with " + o.host + ":" + std::to_string(o.port) + " failed: " + sslErrorText());
+  }
+  return std::make_unique<TlsClientStream>(ctx, ssl, fd);
+}
+
+}  // namespace k1s
