@@ -8,6 +8,7 @@
 #include "apiserver/http_util.h"
 #include "apiserver/schema.h"
 #include "apiserver/server.h"
+#include "apiserver/ui.h"
 #include "common/log.h"
 
 namespace k1s {
@@ -39,6 +40,7 @@ struct ApiServer::Impl {
     const std::string& path = req.path;
     try {
       if (isPublic(path)) return serveHealth(req, res);
+      if (serveUi(req, res)) return;  // the static lab page; its API calls carry the token
       if (!authorized(req)) return sendError(res, unauthorized());
       for (auto& r : extra)
         if (r(req, res)) return;
