@@ -22,13 +22,34 @@ build: deps $(BUILD_DIR)/build.ninja
 	@echo ">> building k1s ($(JOBS) jobs)"
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Builds, then starts the daemon in the foreground with the default data dir.
+# Builds, imports the lab images, starts the daemon, waits until it answers, then says where the
+# kubeconfig is and what to type first. The daemon stays attached to this terminal (its log goes to
+# $(DATA_DIR)/server.log); Ctrl-C stops it and removes its network set-up.
 run: build
-	@echo ">> loading the lab images into $(DATA_DIR)/images/import:" $$(cd $(BUILD_DIR)/images && ls *.tar)
-	@mkdir -p $(DATA_DIR)/images/import && cp $(BUILD_DIR)/images/*.tar $(DATA_DIR)/images/import/
-	@echo ">> starting k1s server (data dir $(DATA_DIR)); kubeconfig: $(DATA_DIR)/kubeconfig.yaml"
-	@echo ">> in another terminal: export KUBECONFIG=$(DATA_DIR)/kubeconfig.yaml; kubectl get nodes"
-	@$(BUILD_DIR)/k1s server --data-dir $(DATA_DIR) --run-dir $(RUN_DIR) --cleanup-on-exit
+	@mkdir -p $(DATA_DIR) && chmod 700 $(DATA_DIR)
+	@echo ">> importing the lab images into $(DATA_DIR)/images"
+	@$(BUILD_DIR)/k1s image import --data-dir $(DATA_DIR) $(BUILD_DIR)/images/*.tar | sed 's/^/   /'
+	@echo ">> starting k1s server (log: $(DATA_DIR)/server.log)"
+	@$(BUILD_DIR)/k1s server --data-dir $(DATA_DIR) --run-dir $(RUN_DIR) --cleanup-on-exit \
+	    >>$(DATA_DIR)/server.log 2>&1 & pid=$$!; \
+	trap 'echo; echo ">> stopping k1s (pid '$$pid')"; kill -TERM $$pid 2>/dev/null; wait $$pid; exit 0' INT TERM; \
+	ready=; for i in $$(seq 1 300); do \
+	  kill -0 $$pid 2>/dev/null || break; \
+	  if [ -f $(DATA_DIR)/kubeconfig.yaml ] && curl -sf --max-time 2 --cacert $(DATA_DIR)/certs/ca.crt \
+	       https://127.0.0.1:6443/readyz >/dev/null 2>&1; then ready=1; break; fi; \
+	  sleep 0.1; \
+	done; \
+	if [ -z "$$ready" ]; then echo "!! k1s server did not become ready; last lines of its log:"; \
+	  tail -n 20 $(DATA_DIR)/server.log; kill -TERM $$pid 2>/dev/null; wait $$pid; exit 1; fi; \
+	echo ""; \
+	echo "k1s is running (pid $$pid); Ctrl-C here stops it."; \
+	echo "  kubeconfig:  $(DATA_DIR)/kubeconfig.yaml"; \
+	echo "  the lab:     docs/labs/numbers.md (한국어: docs/labs/numbers.ko.md)"; \
+	echo "  first step, in another terminal:"; \
+	echo "    export KUBECONFIG=$(DATA_DIR)/kubeconfig.yaml"; \
+	echo "    kubectl apply -f examples/numbers/api.yaml -f examples/numbers/web.yaml   # or $(BUILD_DIR)/k1s apply ..."; \
+	echo "  cluster page: https://127.0.0.1:6443/ui/ (token: awk '/token:/ {print \$$2}' $(DATA_DIR)/kubeconfig.yaml)"; \
+	wait $$pid
 
 test: deps-test build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j 2
