@@ -4,6 +4,7 @@
 // StreamProcess to and from its channels; port-forward gets connected sockets.
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@ struct StreamProcess {
   std::function<int()> wait;
   std::function<void(unsigned short cols, unsigned short rows)> resize;
   // The client went away: exec -> the command is killed; attach -> detach only.
+  // Safe at any time and from any thread, also after wait() returned.
   std::function<void()> cancel;
 };
 
@@ -47,5 +49,12 @@ class StreamBackend {
   // port-forward error stream (e.g. "... connect: connection refused").
   virtual int dialPort(const std::string& ns, const std::string& pod, int port) = 0;
 };
+
+class Client;
+class Runtime;
+
+// The kubelet's back end: pods read through the client, containers through the
+// runtime, container logs (for attach) under <dataDir>/pods/<uid>/logs.
+std::shared_ptr<StreamBackend> makeKubeletStreamBackend(Client& c, Runtime& rt, std::string dataDir);
 
 }  // namespace k1s
