@@ -64,6 +64,7 @@ if [[ $measure_mem == 1 ]]; then
 fi
 echo "$((t_ready - t0)) $((t_applied - t0)) $((t_number - t0)) $rss $pss $n"
 '
+load_before=$(cut -d" " -f1 /proc/loadavg)
 results=()
 for i in $(seq 1 "$RUNS"); do
   mem=0; [[ $i == "$RUNS" ]] && mem=1
@@ -76,7 +77,9 @@ done
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 col() { for r in "${results[@]}"; do echo "$r" | cut -d" " -f"$1"; done; }
 read -r _ _ _ rss pss nshims <<<"${results[-1]}"
-printf "numbers lab, %d cold runs (median; min-max)\n" "$RUNS"
+# Wall-clock figures: on a shared machine the run queue shows in them, so say how busy it was.
+printf "numbers lab, %d cold runs (median; min-max); %d CPUs, load average %s before, %s after\n" \
+  "$RUNS" "$(nproc)" "$load_before" "$(cut -d" " -f1 /proc/loadavg)"
 printf "  %-44s %6s ms  (%s-%s)\n" "k1s server start -> /readyz" "$(col 1 | median)" "$(col 1 | sort -n | head -1)" "$(col 1 | sort -n | tail -1)"
 printf "  %-44s %6s ms  (%s-%s)\n" "... -> lab applied (4 manifests)" "$(col 2 | median)" "$(col 2 | sort -n | head -1)" "$(col 2 | sort -n | tail -1)"
 printf "  %-44s %6s ms  (%s-%s)   target <= 1000 ms\n" "... -> first \"Here it is: N\" at localhost:8080" "$(col 3 | median)" "$(col 3 | sort -n | head -1)" "$(col 3 | sort -n | tail -1)"
