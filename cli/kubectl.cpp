@@ -205,6 +205,9 @@ static int dispatch(Kubectl& k) {
   if (v == "api-resources") return cmdApiResources(k);
   if (v == "version") return cmdVersion(k);
   if (v == "proxy") return cmdProxy(k);
+  if (v == "exec") return cmdExec(k);
+  if (v == "attach") return cmdAttach(k);
+  if (v == "port-forward") return cmdPortForward(k);
   throw CliError("error: unknown command \"" + v + "\" for \"k1s\"");
 }
 

@@ -13,15 +13,18 @@ FlagSpec globalFlags() {
               "request-timeout", "field-manager", "timeout", "sort-by", "api-group", "validate", "accept-hosts",
               "reject-paths", "api-prefix", "www", "www-prefix", "namespaced", "verbs", "chunk-size",
               "resource-version", "output-watch-events", "label-columns", "v", "user", "cluster",
-              "certificate-authority", "wait", "subresource"};
+              "certificate-authority", "wait", "subresource",
+              "container", "pod-running-timeout"};
   s.boolean = {"all-namespaces", "watch", "watch-only", "show-labels", "all", "now", "overwrite", "client",
                "insecure-skip-tls-verify", "force", "recursive", "ignore-not-found", "no-headers", "local",
                "server-side", "force-conflicts", "show-kind", "help", "list", "cached", "disable-filter",
-               "prune", "openapi-patch", "include-uninitialized", "show-events", "short"};
+               "prune", "openapi-patch", "include-uninitialized", "show-events", "short",
+               "stdin", "tty", "quiet"};
   s.shorts = {{"n", "namespace"}, {"l", "selector"},     {"o", "output"},  {"f", "filename"},
               {"s", "server"},    {"A", "all-namespaces"}, {"w", "watch"}, {"p", "patch"},
               {"R", "recursive"}, {"h", "help"},          {"L", "label-columns"}, {"P", "port"},
-              {"u", "www-prefix"}};
+              {"u", "www-prefix"}, {"c", "container"},      {"i", "stdin"},   {"t", "tty"},
+              {"q", "quiet"}};
   // cascade's NoOptDefVal is "background"; dry-run's is "unchanged" (= client).
   s.optionalValue = {{"dry-run", "client"}, {"cascade", "background"}, {"validate", "strict"},
                      {"wait", "true"}};
@@ -72,7 +75,16 @@ Args parseArgs(const std::vector<std::string>& argv, const FlagSpec& spec) {
       std::string rest = arg.substr(2);
       if (!rest.empty() && rest[0] == '=') rest = rest.substr(1);
       if (isBool(name)) {
-        a.values[name].push_back(rest.empty() ? "true" : rest);
+        // pflag: "-it" is -i -t; only "-i=false" gives a bool short flag a value.
+        bool attached = arg.size() > 2 && arg[2] == '=';
+        a.values[name].push_back(attached ? rest : "true");
+        if (!attached && !rest.empty()) {
+          std::vector<std::string> more{"-" + rest};
+          Args tail = parseArgs(more, spec);
+          for (auto& [n, vals] : tail.values)
+            for (auto& v : vals) a.values[n].push_back(v);
+          for (auto& pos : tail.positional) a.positional.push_back(pos);
+        }
       } else {
         if (rest.empty()) {
           if (i + 1 >= argv.size()) throw CliError("error: flag needs an argument: '" + shortName + "' in -" + shortName);

@@ -76,5 +76,8 @@ int cmdPatch(Kubectl& k);
 int cmdApiResources(Kubectl& k);
 int cmdVersion(Kubectl& k);
 int cmdProxy(Kubectl& k);
+int cmdExec(Kubectl& k);         // cli/kubectl_exec.cpp
+int cmdAttach(Kubectl& k);
+int cmdPortForward(Kubectl& k);  // cli/kubectl_portforward.cpp
 
 }  // namespace k1s::cli
