@@ -571,10 +571,13 @@ void Session::handle(Frame& f, const StreamHandler& onStream) {
       uint32_t refuse = 0;
       {
         std::lock_guard<std::mutex> l(mu_);
-        if (f.streamId % 2 == 0 || f.streamId <= lastPeerStream_) {
-          refuse = kProtocolError;  // the client's ids are odd and increasing
+        // The client's ids are odd. They should also increase, but spdystream picks an id and
+        // writes the SYN_STREAM in two steps, so concurrent streams can arrive slightly out of
+        // order: only an id that is open right now is refused.
+        if (f.streamId % 2 == 0 || streams_.count(f.streamId)) {
+          refuse = kProtocolError;
         } else {
-          lastPeerStream_ = f.streamId;
+          lastPeerStream_ = std::max(lastPeerStream_, f.streamId);
           if (goAwaySent_ || int(streams_.size()) >= opts_.maxStreams) {
             refuse = kRefusedStream;
           } else {

@@ -290,19 +290,30 @@ TEST_CASE("spdy: session answers streams, delivers data with FIN, echoes pings, 
   c.send(c.enc.synStream(3, 0, 0, {{"streamtype", "error"}}));
   CHECK(c.next().type == FrameType::SynReply);
   c.send(FrameEncoder::rstStream(3, kCancel));
-  // A stream id that goes backwards is refused.
-  c.send(c.enc.synStream(1, 0, 0, {{"streamtype", "again"}}));
+  // An even (server-side) id is refused, and so is an id that is open right now.
+  c.send(c.enc.synStream(4, 0, 0, {{"streamtype", "even"}}));
   Frame rst = c.nextNonWindow();
-  CHECK((rst.type == FrameType::RstStream && rst.streamId == 1 && rst.status == kProtocolError));
+  CHECK((rst.type == FrameType::RstStream && rst.streamId == 4 && rst.status == kProtocolError));
+  c.send(c.enc.synStream(7, 0, 0, {{"streamtype", "open"}}));
+  CHECK(c.next().type == FrameType::SynReply);
+  c.send(c.enc.synStream(7, 0, 0, {{"streamtype", "again"}}));
+  Frame rst1 = c.nextNonWindow();
+  CHECK((rst1.type == FrameType::RstStream && rst1.streamId == 7 && rst1.status == kProtocolError));
+  // Slightly out of order (concurrent stream creation in spdystream) is accepted.
+  c.send(c.enc.synStream(5, 0, 0, {{"streamtype", "late"}}));
+  CHECK(c.next().type == FrameType::SynReply);
+  c.send(FrameEncoder::data(5, "", 0, kFlagFin));
+  c.send(FrameEncoder::data(7, "", 0, kFlagFin));
   // Data for a stream never opened.
   c.send(FrameEncoder::data(99, "x", 1));
   Frame rst2 = c.nextNonWindow();
+  while (rst2.type == FrameType::Data) rst2 = c.nextNonWindow();  // the echo streams' FINs may come first
   CHECK((rst2.type == FrameType::RstStream && rst2.streamId == 99 && rst2.status == kInvalidStream));
 
   c.send(FrameEncoder::goAway(0, kGoAwayOk));
   serve.join();
   for (auto& w : workers) w.join();
-  CHECK(seenTypes == std::vector<std::string>{"data", "error"});
+  CHECK(seenTypes == std::vector<std::string>{"data", "error", "open", "late"});
 }
 
 TEST_CASE("spdy: a peer that does flow control is never sent more than its window") {
