@@ -3,6 +3,7 @@
 // structure) with iptables-restore --noflush. Removes its chains on stop when
 // asked. Also publishes LoadBalancer status (ingress hostname "localhost").
 #pragma once
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -17,6 +18,10 @@ struct ProxyOptions {
   std::string nodeIP = "10.244.0.1";  // the bridge address
   bool podEgress = false;             // masquerade pod traffic leaving the host
   bool cleanupOnExit = false;         // remove every K1S chain on stop
+  // Partial syncs rewrite only changed chains; a full one rewrites all of them
+  // (and so repairs chains someone else changed) at least this often.
+  std::chrono::seconds fullSyncPeriod{60};
+  bool flushConntrack = true;         // delete UDP flows to removed endpoints
 };
 
 class ServiceProxy {
