@@ -1,6 +1,10 @@
-// Cluster DNS server: one UDP loop and one TCP acceptor (a thread per TCP
-// connection, bounded, with an idle timeout). Cluster names come from the
-// zone; other names from /etc/hosts; else the upstream if set, else REFUSED.
+// Cluster DNS server: UDP workers on SO_REUSEPORT sockets (batched receive
+// and send) and one TCP acceptor (a thread per TCP connection, bounded, with
+// an idle timeout). Cluster names come from the zone; other names from
+// /etc/hosts; else the upstream if set, else REFUSED. Each UDP worker keeps
+// the encoded cluster answers it gave, dropped as a whole whenever a Service,
+// EndpointSlice or Pod changes, so a repeated question costs a parse, a hash
+// lookup and a copy.
 #include "netproxy/dns.h"
 
 #include <arpa/inet.h>
@@ -10,11 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <fstream>
 #include <list>
 #include <map>
+#include <unordered_map>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
@@ -35,6 +41,8 @@ namespace {
 constexpr int kMaxTcpConnections = 64;
 constexpr int kTcpIdleMs = 10000;
 constexpr int kPollMs = 200;  // how quickly loops notice stop()
+constexpr int kBatch = 32;    // datagrams per recvmmsg/sendmmsg
+constexpr size_t kMaxCachedAnswers = 20000;
 
 struct Fd {
   int fd = -1;
@@ -118,16 +126,34 @@ bool writeAll(int fd, const std::string& s) {
 
 }  // namespace
 
+// One UDP worker's encoded cluster answers, keyed by question and by what
+// shapes the reply (RD echo, EDNS, size limit); bytes 0-1 (the ID) are patched.
+struct AnswerCache {
+  uint64_t generation = 0;
+  std::unordered_map<std::string, std::string> answers;
+
+  static std::string key(const Query& q, size_t limit) {
+    std::string k = q.q.name;
+    k.push_back('\0');
+    for (uint32_t v : {uint32_t(q.q.type), uint32_t(q.q.cls), uint32_t(q.flags & RD), uint32_t(q.edns), uint32_t(limit)})
+      k.append(reinterpret_cast<const char*>(&v), sizeof v);
+    return k;
+  }
+};
+
 struct ClusterDns::Impl {
   Client& client;
   DnsOptions opts;
   Informer services, slices, pods;
   ClusterZone zone;
   HostsFile hosts{"/etc/hosts"};
-  Fd udp, tcp;
+  std::vector<std::unique_ptr<Fd>> udp;  // one SO_REUSEPORT socket per worker
+  Fd tcp;
   std::atomic<bool> stopping{false};
+  std::atomic<uint64_t> generation{1};  // bumped on every cluster change
   bool started = false;
-  std::thread udpThread, tcpThread;
+  std::vector<std::thread> udpThreads;
+  std::thread tcpThread;
   std::mutex connMu;
   struct Conn {
     std::thread thread;
@@ -141,10 +167,17 @@ struct ClusterDns::Impl {
         services(c, *findResource("", "services")),
         slices(c, *findResource("discovery.k8s.io", "endpointslices")),
         pods(c, *findResource("", "pods")),
-        zone(services, slices, pods, opts.clusterDomain) {}
+        zone(services, slices, pods, opts.clusterDomain) {
+    // Any change may change an answer: the workers drop their cached ones.
+    InformerHandlers h;
+    h.onAdd = [this](const Json&) { generation++; };
+    h.onUpdate = [this](const Json&, const Json&) { generation++; };
+    h.onDelete = [this](const Json&) { generation++; };
+    for (Informer* i : {&services, &slices, &pods}) i->addHandlers(h);
+  }
 
   // The whole answer to one query packet ("" = send nothing).
-  std::string handle(const uint8_t* p, size_t n, bool overTcp) {
+  std::string handle(const uint8_t* p, size_t n, bool overTcp, AnswerCache* cache = nullptr) {
     Query q;
     ParseResult pr = parseQuery(p, n, q);
     if (pr == ParseResult::Drop) return "";
@@ -172,6 +205,22 @@ struct ClusterDns::Impl {
       r.rcode = Refused;
       return encodeResponse(r, limit);
     }
+    std::string cacheKey;
+    uint64_t gen = generation.load(std::memory_order_acquire);
+    if (cache) {
+      if (cache->generation != gen) {
+        cache->answers.clear();
+        cache->generation = gen;
+      }
+      cacheKey = AnswerCache::key(q, limit);
+      auto hit = cache->answers.find(cacheKey);
+      if (hit != cache->answers.end()) {
+        std::string out = hit->second;
+        out[0] = char(q.id >> 8);
+        out[1] = char(q.id & 0xFF);
+        return out;
+      }
+    }
     Answer a = zone.resolve(q.q);
     if (a.handled) {
       r.authoritative = true;
@@ -179,8 +228,14 @@ struct ClusterDns::Impl {
       r.answer = std::move(a.answer);
       r.authority = std::move(a.authority);
       r.additional = std::move(a.additional);
-      chaseCname(r);
-      return encodeResponse(r, limit);
+      chaseCname(r);  // may read /etc/hosts: such answers are not cached
+      std::string out = encodeResponse(r, limit);
+      bool fromClusterOnly = r.answer.empty() || r.answer[0].type != CNAME;
+      if (cache && fromClusterOnly) {
+        if (cache->answers.size() >= kMaxCachedAnswers) cache->answers.clear();
+        cache->answers.emplace(std::move(cacheKey), out);
+      }
+      return out;
     }
     if (fromHosts(r)) return encodeResponse(r, limit);
     if (!opts.upstream.empty()) {
@@ -276,23 +331,52 @@ struct ClusterDns::Impl {
     return std::string(buf, size_t(got));
   }
 
-  void udpLoop() {
-    uint8_t buf[4096];
+  // One worker: waits for its socket, then drains it in batches.
+  void udpLoop(int fd) {
+    AnswerCache cache;
+    std::vector<std::array<uint8_t, 4096>> bufs(kBatch);
+    std::vector<sockaddr_storage> from(kBatch);
+    std::vector<std::string> replies(kBatch);
+    mmsghdr in[kBatch], out[kBatch];
+    iovec inIov[kBatch], outIov[kBatch];
     while (!stopping) {
-      pollfd pfd{udp.fd, POLLIN, 0};
+      pollfd pfd{fd, POLLIN, 0};
       if (::poll(&pfd, 1, kPollMs) <= 0) continue;
-      sockaddr_storage from{};
-      socklen_t fl = sizeof from;
-      ssize_t n = ::recvfrom(udp.fd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fl);
-      if (n <= 0) continue;
-      std::string out;
-      try {
-        out = handle(buf, size_t(n), false);
-      } catch (const std::exception& e) {
-        LOGV(1, "dns", "query failed: " << e.what());
-        continue;
+      for (;;) {
+        for (int i = 0; i < kBatch; ++i) {
+          inIov[i] = {bufs[i].data(), bufs[i].size()};
+          in[i].msg_hdr = {};
+          in[i].msg_hdr.msg_name = &from[i];
+          in[i].msg_hdr.msg_namelen = sizeof from[i];
+          in[i].msg_hdr.msg_iov = &inIov[i];
+          in[i].msg_hdr.msg_iovlen = 1;
+        }
+        int got = ::recvmmsg(fd, in, kBatch, MSG_DONTWAIT, nullptr);
+        if (got <= 0) break;
+        int nout = 0;
+        for (int i = 0; i < got; ++i) {
+          replies[nout].clear();
+          try {
+            replies[nout] = handle(bufs[i].data(), in[i].msg_len, false, &cache);
+          } catch (const std::exception& e) {
+            LOGV(1, "dns", "query failed: " << e.what());
+          }
+          if (replies[nout].empty()) continue;
+          outIov[nout] = {replies[nout].data(), replies[nout].size()};
+          out[nout].msg_hdr = {};
+          out[nout].msg_hdr.msg_name = &from[i];
+          out[nout].msg_hdr.msg_namelen = in[i].msg_hdr.msg_namelen;
+          out[nout].msg_hdr.msg_iov = &outIov[nout];
+          out[nout].msg_hdr.msg_iovlen = 1;
+          ++nout;
+        }
+        for (int sent = 0; sent < nout;) {
+          int w = ::sendmmsg(fd, out + sent, unsigned(nout - sent), MSG_DONTWAIT);
+          if (w <= 0) break;  // a full send buffer drops the rest, as UDP may
+          sent += w;
+        }
+        if (got < kBatch) break;
       }
-      if (!out.empty()) ::sendto(udp.fd, out.data(), out.size(), 0, reinterpret_cast<sockaddr*>(&from), fl);
     }
   }
 
@@ -381,41 +465,58 @@ void ClusterDns::start() {
   auto& d = *impl_;
   if (d.started) return;
   sockaddr_in addr = makeAddr(d.opts.listenIP, d.opts.port);
-  d.udp.fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  d.tcp.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  ::setsockopt(d.tcp.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  // The listen address may be the bridge's, which the pod network may create
-  // after us: bind it anyway (the kernel delivers once the address exists).
-  for (int fd : {d.udp.fd, d.tcp.fd})
-    if (fd >= 0) ::setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
   std::string where = d.opts.listenIP + ":" + std::to_string(d.opts.port);
-  if (d.udp.fd < 0 || d.tcp.fd < 0 || ::bind(d.udp.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::bind(d.tcp.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(d.tcp.fd, 64) != 0) {
+  auto fail = [&d, &where](const std::string& what) {
     std::string err = std::strerror(errno);
-    d.udp.reset();
+    d.udp.clear();
     d.tcp.reset();
-    throw std::runtime_error("dns: cannot listen on " + where + ": " + err);
+    throw std::runtime_error("dns: cannot " + what + " " + where + ": " + err);
+  };
+  int one = 1;
+  int workers = std::max(1, d.opts.udpWorkers);
+  for (int i = 0; i < workers; ++i) {
+    auto fd = std::make_unique<Fd>(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (fd->fd < 0) fail("open a UDP socket for");
+    // Every worker binds the same address; the kernel spreads clients over them.
+    ::setsockopt(fd->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    // The listen address may be the bridge's, which the pod network may create
+    // after us: bind it anyway (the kernel delivers once the address exists).
+    ::setsockopt(fd->fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+    if (::bind(fd->fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) fail("listen on");
+    if (i == 0) {  // port 0: the others join the port the first one got
+      socklen_t len = sizeof addr;
+      ::getsockname(fd->fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    }
+    d.udp.push_back(std::move(fd));
   }
+  d.tcp.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (d.tcp.fd < 0) fail("open a TCP socket for");
+  ::setsockopt(d.tcp.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(d.tcp.fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+  if (::bind(d.tcp.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(d.tcp.fd, 64) != 0)
+    fail("listen on");
   d.services.start();
   d.slices.start();
   d.pods.start();
   for (Informer* i : {&d.services, &d.slices, &d.pods}) i->waitForSync(std::chrono::seconds(5));
+  d.generation++;
   d.stopping = false;
-  d.udpThread = std::thread([&d] { d.udpLoop(); });
+  for (auto& fd : d.udp) d.udpThreads.emplace_back([&d, f = fd->fd] { d.udpLoop(f); });
   d.tcpThread = std::thread([&d] { d.tcpLoop(); });
   d.started = true;
-  LOGI("dns", "serving cluster DNS addr=" << where << " domain=" << d.opts.clusterDomain);
+  LOGI("dns", "serving cluster DNS addr=" << where << " domain=" << d.opts.clusterDomain << " udpWorkers=" << workers);
 }
 
 void ClusterDns::stop() {
   auto& d = *impl_;
   if (!d.started) return;
   d.stopping = true;
-  if (d.udpThread.joinable()) d.udpThread.join();
+  for (auto& t : d.udpThreads)
+    if (t.joinable()) t.join();
+  d.udpThreads.clear();
   if (d.tcpThread.joinable()) d.tcpThread.join();
   d.reapConnections(true);
-  d.udp.reset();
+  d.udp.clear();
   d.tcp.reset();
   d.services.stop();
   d.slices.stop();

@@ -14,6 +14,7 @@ struct DnsOptions {
   int port = 53;
   std::string clusterDomain = "cluster.local";
   std::string upstream;                  // "ip:port"; empty = never forward
+  int udpWorkers = 2;                    // UDP threads, one SO_REUSEPORT socket each
 };
 
 class ClusterDns {

@@ -328,3 +328,25 @@ TEST_CASE("cluster DNS survives malformed packets") {
   }));
   CHECK(query(port, "kubernetes.default.svc.cluster.local", dns::A, true).answer.size() == 1);
 }
+
+TEST_CASE("cluster DNS: repeated answers follow Service changes at once (per-worker answer caches)") {
+  Fixture f;
+  Registry& reg = f.reg();
+  const int port = f.port;
+  auto create = [&](const std::string& ip) {
+    reg.create(res("", "services"), "default",
+               {{"metadata", {{"name", "cached"}}},
+                {"spec", {{"clusterIP", ip}, {"ports", {{{"name", "http"}, {"port", 80}}}}}}});
+  };
+  auto answer = [&] { return texts(query(port, "cached.default.svc.cluster.local", dns::A).answer, dns::A); };
+  create("10.96.7.7");
+  REQUIRE(eventually([&] { return answer() == std::vector<std::string>{"10.96.7.7"}; }));
+  // Many repeats over several client sockets (so every UDP worker answers some): each
+  // reply carries its own query's id (checked in query()) and the same address.
+  for (int i = 0; i < 40; ++i) CHECK(answer() == std::vector<std::string>{"10.96.7.7"});
+  reg.remove(res("", "services"), "default", "cached");
+  REQUIRE(eventually([&] { return query(port, "cached.default.svc.cluster.local", dns::A).rcode() == dns::NXDomain; }));
+  create("10.96.8.8");
+  REQUIRE(eventually([&] { return answer() == std::vector<std::string>{"10.96.8.8"}; }));
+  for (int i = 0; i < 10; ++i) CHECK(answer() == std::vector<std::string>{"10.96.8.8"});
+}
