@@ -1,7 +1,9 @@
 // `k1s get`: the server's Table replies printed as kubectl prints them,
 // -o yaml|json|name, and -w watch streams.
+#include <fstream>
 #include <map>
 
+#include "cli/jsonpath.h"
 #include "cli/kubectl_print.h"
 #include "cli/kubectl_verbs.h"
 #include "common/yaml.h"
@@ -166,6 +168,13 @@ static int printObjects(GetContext& c, const std::vector<TypeGroup>& groups, con
     }
   }
   auto& out = c.k.out;
+  if (isTemplateOutput(output)) {
+    Json doc = singleItemImplied && items.size() == 1 ? items[0] : wrapList(items);
+    if (!(items.empty() && !c.errors.empty()))
+      printTemplated(out, output, doc, items, c.k.args.get("allow-missing-template-keys", "true") != "false",
+                     c.k.args.flag("no-headers"));
+    return 0;
+  }
   if (output == "name") {
     for (auto& o : items) {
       const ApiResource* r = c.k.discovery().byKind(o.value("apiVersion", ""), o.value("kind", ""));
@@ -181,9 +190,7 @@ static int printObjects(GetContext& c, const std::vector<TypeGroup>& groups, con
 int cmdGet(Kubectl& k) {
   auto& a = k.args;
   std::string output = a.get("output");
-  if (!output.empty() && output != "wide" && output != "yaml" && output != "json" && output != "name")
-    throw CliError("error: unable to match a printer suitable for the output format \"" + output +
-                   "\", allowed formats are: json,name,wide,yaml");
+  checkOutputFormat(output);
   bool watch = a.flag("watch") || a.flag("watch-only");
   std::string ns = k.allNamespaces() ? "" : k.ns();
 

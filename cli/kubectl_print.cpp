@@ -2,6 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "cli/jsonpath.h"
+#include "cli/kubectl_client.h"
 
 namespace k1s::cli {
 
@@ -110,6 +116,81 @@ std::string goJsonCompact(const Json& v) {
     else out += c;
   }
   return out;
+}
+
+// "jsonpath={.x}" -> ("jsonpath", "{.x}"); "jsonpath" alone -> ("jsonpath", "").
+static std::pair<std::string, std::string> splitOutput(const std::string& output) {
+  auto eq = output.find('=');
+  if (eq == std::string::npos) return {output, ""};
+  return {output.substr(0, eq), output.substr(eq + 1)};
+}
+
+bool isTemplateOutput(const std::string& output) {
+  auto kind = splitOutput(output).first;
+  return kind == "jsonpath" || kind == "jsonpath-file" || kind == "custom-columns" || kind == "custom-columns-file";
+}
+
+void checkOutputFormat(const std::string& output) {
+  if (output.empty() || output == "wide" || output == "yaml" || output == "json" || output == "name") return;
+  auto [kind, arg] = splitOutput(output);
+  if (isTemplateOutput(output)) {
+    if (arg.empty())
+      throw CliError(kind.rfind("custom-columns", 0) == 0
+                         ? "error: custom-columns format specified but no custom columns given"
+                         : "error: template format specified but no template given");
+    return;
+  }
+  if (kind == "go-template" || kind == "go-template-file" || kind == "template" || kind == "templatefile" ||
+      kind == "jsonpath-as-json")
+    throw CliError("error: output format \"" + kind + "\" is not supported by k1s; use -o jsonpath");
+  throw CliError("error: unable to match a printer suitable for the output format \"" + output +
+                 "\", allowed formats are: "
+                 "custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,jsonpath-as-json,"
+                 "jsonpath-file,name,template,templatefile,wide,yaml");
+}
+
+static std::string readTemplateFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw CliError("error: open " + path + ": no such file or directory");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  return text;
+}
+
+void printTemplated(std::ostream& out, const std::string& output, const Json& doc, const std::vector<Json>& items,
+                    bool allowMissingKeys, bool noHeaders) {
+  auto [kind, arg] = splitOutput(output);
+  if (kind == "jsonpath" || kind == "jsonpath-file") {
+    std::string tmpl = kind == "jsonpath" ? arg : readTemplateFile(arg);
+    std::optional<JsonPath> path;
+    try {
+      path.emplace(tmpl);
+    } catch (const JsonPathError& e) {
+      throw CliError("error: error parsing jsonpath " + tmpl + ", " + e.what());
+    }
+    path->allowMissingKeys(allowMissingKeys);
+    try {
+      out << path->execute(doc);
+    } catch (const JsonPathError& e) {
+      throw CliError("error: error executing jsonpath \"" + tmpl + "\": Error executing template: " + e.what() +
+                     ". Printing more information for debugging the template:\n\ttemplate was:\n\t\t" + tmpl + "\n");
+    }
+    out.flush();
+    return;
+  }
+  std::vector<CustomColumn> cols;
+  try {
+    cols = kind == "custom-columns" ? parseCustomColumns(arg) : parseCustomColumnsFile(readTemplateFile(arg));
+  } catch (const JsonPathError& e) {
+    throw CliError(std::string("error: ") + e.what());
+  }
+  TabWriter tw;
+  if (!noHeaders) {
+    TextRow header;
+    for (auto& c : cols) header.push_back(c.header);
+    tw.add(header);
+  }
+  for (auto& item : items) tw.add(customColumnCells(cols, item));
+  tw.flush(out);
 }
 
 }  // namespace k1s::cli

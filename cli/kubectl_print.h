@@ -46,6 +46,17 @@ std::string toKubectlJson(const Json& v);
 // A List of several objects, as kubectl -o yaml|json wraps them.
 Json wrapList(const std::vector<Json>& items);
 
+// -o jsonpath=T, jsonpath-file=F, custom-columns=SPEC, custom-columns-file=F.
+bool isTemplateOutput(const std::string& output);
+// Throws CliError (kubectl's wording) for an -o value no printer matches, or
+// a template format given without its template.
+void checkOutputFormat(const std::string& output);
+// Prints a template output: jsonpath over `doc` (the object, or a List when
+// several were asked for), custom-columns one row per item in `items`.
+// Throws CliError for a bad template or (without allowMissingKeys) a missing key.
+void printTemplated(std::ostream& out, const std::string& output, const Json& doc, const std::vector<Json>& items,
+                    bool allowMissingKeys, bool noHeaders);
+
 // Go's encoding/json escapes <, > and & in strings; last-applied annotations
 // are compared byte-for-byte, so mirror it.
 std::string goJsonCompact(const Json& v);
