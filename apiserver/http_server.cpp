@@ -8,6 +8,7 @@
 #include "apiserver/http_util.h"
 #include "apiserver/schema.h"
 #include "apiserver/server.h"
+#include "apiserver/thread_pool.h"
 #include "apiserver/ui.h"
 #include "common/log.h"
 
@@ -130,8 +131,8 @@ void ApiServer::start() {
   auto& I = *impl_;
   I.srv = std::make_unique<httplib::SSLServer>(I.opts.certFile.c_str(), I.opts.keyFile.c_str());
   if (!I.srv->is_valid()) throw std::runtime_error("cannot load the serving certificate " + I.opts.certFile);
-  int threads = I.opts.threads;
-  I.srv->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  size_t threads = I.opts.threads;  // the cap; workers start on demand (see thread_pool.h)
+  I.srv->new_task_queue = [threads] { return new GrowingThreadPool(4, threads); };
   // Bodies over the limit get a Status 413 from the handler; far larger ones are cut by httplib.
   I.srv->set_payload_max_length(I.opts.maxBodyBytes * 4);
   I.srv->set_read_timeout(60, 0);

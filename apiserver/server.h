@@ -21,7 +21,7 @@ struct ApiServerOptions {
   std::string certFile, keyFile;
   std::string token;                     // the admin bearer token
   size_t maxBodyBytes = 3 * 1024 * 1024;  // kube-apiserver's request body limit
-  int threads = 256;                     // every watch/stream holds one
+  int threads = 1024;                    // the most workers; every connection, watch and stream holds one
 };
 
 // Extra HTTP routes other components add (e.g. pods/log, exec, the /ui page).

@@ -1,0 +1,68 @@
+#include "apiserver/thread_pool.h"
+
+#include <thread>
+
+namespace k1s {
+
+GrowingThreadPool::GrowingThreadPool(size_t minThreads, size_t maxThreads, std::chrono::milliseconds idleExit)
+    : s_(std::make_shared<State>()) {
+  s_->minThreads = minThreads;
+  s_->maxThreads = std::max<size_t>(1, std::max(minThreads, maxThreads));
+  s_->idleExit = idleExit;
+}
+
+GrowingThreadPool::~GrowingThreadPool() { shutdown(); }
+
+void GrowingThreadPool::enqueue(std::function<void()> fn) {
+  std::unique_lock<std::mutex> l(s_->mu);
+  s_->jobs.push_back(std::move(fn));
+  // Every queued job needs a waiting worker of its own; start one when there are
+  // fewer (at the cap, jobs wait for a worker to free up, as in a fixed pool).
+  if (s_->jobs.size() > s_->idle && s_->threads < s_->maxThreads && !s_->shutdown) {
+    ++s_->threads;
+    std::thread(worker, s_).detach();
+    return;
+  }
+  l.unlock();
+  s_->work.notify_one();
+}
+
+void GrowingThreadPool::worker(std::shared_ptr<State> s) {
+  std::unique_lock<std::mutex> l(s->mu);
+  for (;;) {
+    if (s->jobs.empty() && !s->shutdown) {
+      ++s->idle;
+      bool got = s->work.wait_for(l, s->idleExit, [&] { return !s->jobs.empty() || s->shutdown; });
+      --s->idle;
+      if (!got && s->threads > s->minThreads) break;  // idle too long: give the memory back
+      if (!got) continue;
+    }
+    if (s->jobs.empty()) break;  // shut down and drained
+    auto fn = std::move(s->jobs.front());
+    s->jobs.pop_front();
+    l.unlock();
+    fn();
+    fn = nullptr;  // whatever the job captured goes now, not when the next one comes
+    l.lock();
+  }
+  if (--s->threads == 0) s->gone.notify_all();
+}
+
+void GrowingThreadPool::shutdown() {
+  std::unique_lock<std::mutex> l(s_->mu);
+  s_->shutdown = true;
+  s_->work.notify_all();
+  s_->gone.wait(l, [&] { return s_->threads == 0; });
+}
+
+size_t GrowingThreadPool::threads() const {
+  std::lock_guard<std::mutex> l(s_->mu);
+  return s_->threads;
+}
+
+size_t GrowingThreadPool::idle() const {
+  std::lock_guard<std::mutex> l(s_->mu);
+  return s_->idle;
+}
+
+}  // namespace k1s

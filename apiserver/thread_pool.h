@@ -1,0 +1,46 @@
+// The HTTPS server's worker pool. httplib gives every connection a worker for
+// the connection's whole life (keep-alive, watches, exec and port-forward
+// streams), so the pool must be able to hold many at once, yet an idle daemon
+// should not keep hundreds of parked threads (each one's stack pages and TLS
+// count in RSS). Threads start on demand up to a cap and leave after a while
+// without work, down to a small floor.
+#pragma once
+#include <httplib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+namespace k1s {
+
+class GrowingThreadPool : public httplib::TaskQueue {
+ public:
+  GrowingThreadPool(size_t minThreads, size_t maxThreads,
+                    std::chrono::milliseconds idleExit = std::chrono::seconds(30));
+  ~GrowingThreadPool() override;
+  void enqueue(std::function<void()> fn) override;
+  // Runs the jobs already queued, then waits for every worker to leave.
+  void shutdown() override;
+
+  size_t threads() const;  // workers alive now
+  size_t idle() const;     // of them, waiting for a job
+
+ private:
+  // Shared with the (detached) workers so that it outlives the last of them.
+  struct State {
+    std::mutex mu;
+    std::condition_variable work, gone;
+    std::deque<std::function<void()>> jobs;
+    size_t threads = 0, idle = 0;
+    size_t minThreads, maxThreads;
+    std::chrono::milliseconds idleExit;
+    bool shutdown = false;
+  };
+  static void worker(std::shared_ptr<State> s);
+  std::shared_ptr<State> s_;
+};
+
+}  // namespace k1s
