@@ -368,9 +368,10 @@ std::string pickContainer(Kubectl& k, const Json& pod) {
   return first;
 }
 
-const Json* containerSpec(const Json& pod, const std::string& name) {
-  for (auto& c : pod["spec"].value("containers", Json::array()))
-    if (c.value("name", "") == name) return &c;
+// A copy: value() returns a temporary, so no pointer into it may escape.
+Json containerSpec(const Json& pod, const std::string& name) {
+  for (auto& c : pod.value("spec", Json::object()).value("containers", Json::array()))
+    if (c.value("name", "") == name) return c;
   return nullptr;
 }
 
@@ -416,15 +417,15 @@ int cmdAttach(Kubectl& k) {
   if (phase == "Succeeded" || phase == "Failed")
     throw CliError("error: cannot attach a container in a completed pod; current phase is " + phase);
   std::string container = pickContainer(k, pod);
-  const Json* cs = containerSpec(pod, container);
-  if (!cs) throw CliError("error: container " + container + " not found in pod " + pod["metadata"].value("name", ""));
+  Json cs = containerSpec(pod, container);
+  if (!cs.is_object()) throw CliError("error: container " + container + " not found in pod " + pod["metadata"].value("name", ""));
   bool stdin = k.args.flag("stdin"), tty = k.args.flag("tty");
   bool quiet = k.args.flag("quiet");
   if (!stdin) tty = false;
-  if (tty && !cs->value("tty", false)) {
+  if (tty && !cs.value("tty", false)) {
     tty = false;
     if (!quiet) k.err << "error: Unable to use a TTY - container " << container << " did not allocate one\n";
-  } else if (!tty && cs->value("tty", false) && stdin) {
+  } else if (!tty && cs.value("tty", false) && stdin) {
     tty = true;  // the container has a terminal: its stream has no separate stderr
   }
   if (tty && !isatty(STDIN_FILENO)) {

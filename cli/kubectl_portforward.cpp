@@ -75,7 +75,7 @@ std::vector<PortPair> splitPorts(const std::vector<std::string>& specs) {
 
 // A container port of the pod by name ("http"), as kubectl resolves named ports.
 int podNamedPort(const Json& pod, const std::string& name) {
-  for (auto& c : pod["spec"].value("containers", Json::array()))
+  for (auto& c : pod.value("spec", Json::object()).value("containers", Json::array()))
     for (auto& p : c.value("ports", Json::array()))
       if (p.value("name", "") == name) return p.value("containerPort", 0);
   throw CliError("error: Pod '" + pod["metadata"].value("name", "") + "' does not have a named port '" + name + "'");
@@ -85,18 +85,19 @@ int podNamedPort(const Json& pod, const std::string& name) {
 // command line becomes the pod port its targetPort points at.
 void translateServicePorts(std::vector<PortPair>& ports, const Json& svc, const Json& pod) {
   std::string svcName = svc["metadata"].value("name", "");
+  const Json svcPorts = svc.value("spec", Json::object()).value("ports", Json::array());  // sp points into this
   for (auto& p : ports) {
     int portnum = 0;
     const Json* sp = nullptr;
     if (!parsePortNumber(p.remoteText, portnum)) {
-      for (auto& s : svc["spec"].value("ports", Json::array()))
+      for (auto& s : svcPorts)
         if (s.value("name", "") == p.remoteText) sp = &s;
       if (!sp) throw CliError("error: Service '" + svcName + "' does not have a named port '" + p.remoteText + "'");
       portnum = sp->value("port", 0);
       if (p.localText == p.remoteText) p.localText = std::to_string(portnum);
     }
     sp = nullptr;
-    for (auto& s : svc["spec"].value("ports", Json::array()))
+    for (auto& s : svcPorts)
       if (s.value("port", 0) == portnum) sp = &s;
     if (!sp) throw CliError("error: Service " + svcName + " does not have a service port " + std::to_string(portnum));
     Json tp = sp->value("targetPort", Json());
