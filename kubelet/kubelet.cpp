@@ -14,6 +14,7 @@
 #include "kubelet/pod_http.h"
 #include "kubelet/pod_logs.h"
 #include "kubelet/pod_worker.h"
+#include "kubelet/stream_session.h"
 
 namespace fs = std::filesystem;
 
@@ -303,6 +304,10 @@ void Kubelet::registerStreamingRoutes(ApiServer& api) {
   };
   (*handlers)["log"] = [logs](const std::string& ns, const std::string& pod, const httplib::Request& req,
                               httplib::Response& res) { servePodLog(logs, ns, pod, req, res); };
+  auto streams = makeKubeletStreamBackend(I->client, I->runtime, I->opts.dataDir);
+  for (std::string sub : {"exec", "attach", "portforward"})
+    (*handlers)[sub] = [streams, sub](const std::string& ns, const std::string& pod, const httplib::Request& req,
+                                      httplib::Response& res) { serveStreamRequest(*streams, sub, ns, pod, req, res); };
   static const std::regex path(R"(^/api/v1/namespaces/([^/]+)/pods/([^/]+)/([a-z]+)$)");
   api.addRoute([handlers](const httplib::Request& req, httplib::Response& res) {
     std::smatch m;
