@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+"""Port-forward throughput and exec round trip through a real `k1s server` (private net/mount/pid
+namespaces via tests/e2e/k1s_harness.py isolate()).
+
+Port-forward: wrk with one connection at a time (-c1) for D seconds (default 5), against a 16 MiB
+file served by busybox httpd in a pod (the stream's throughput, MB/s: the target) and against the
+numbers-web page (its server closes each connection, so this measures per-connection set-up):
+  - straight to the pod IP (the anchor, measured in the same run),
+  - through `k1s port-forward` (WebSocket, channel protocol),
+  - through kubectl 1.33 port-forward (SPDY/3.1 tunnelled in WebSocket),
+  - through kubectl 1.27 port-forward (plain SPDY/3.1).
+Each line prints requests/s, transfer/s and the ratio to the direct run. Target: >= 0.5x of the
+direct MB/s for the file.
+
+exec: `kubectl exec POD -- true` round trip with hyperfine (N runs, default 30), p50 and p90, for
+kubectl 1.33 (WebSocket v5), kubectl 1.27 (SPDY) and `k1s exec`; the anchor is
+`kubectl get pod POD` (one plain API round trip of the same client). Target: p50 <= 30 ms.
+"""
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+from k1s_harness import KUBECTL_DIR, K1s, die, isolate, k1s_binary, wait_for  # noqa: E402
+
+DURATION = int(os.environ.get("D", "5"))
+RUNS = int(os.environ.get("N", "30"))
+NS = "bench"
+MANIFESTS = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: numbers-web}
+spec:
+  selector: {matchLabels: {app: numbers-web}}
+  template:
+    metadata: {labels: {app: numbers-web}}
+    spec:
+      containers: [{name: web, image: kiamol/ch03-numbers-web}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bulk}
+spec:
+  selector: {matchLabels: {app: bulk}}
+  template:
+    metadata: {labels: {app: bulk}}
+    spec:
+      containers:
+      - name: httpd
+        image: kiamol/ch03-sleep
+        command: ["/bin/sh", "-c", "mkdir -p /www && /bin/busybox dd if=/dev/zero of=/www/big bs=1M count=16 2>/dev/null &&
+          exec /bin/busybox httpd -f -p 8000 -h /www"]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: sleep}
+spec:
+  selector: {matchLabels: {app: sleep}}
+  template:
+    metadata: {labels: {app: sleep}}
+    spec:
+      containers: [{name: sleep, image: kiamol/ch03-sleep}]
+"""
+
+
+def running_pod(k, app):
+    r = k.k1s("get", "pods", "-n", NS, "-l", f"app={app}", "-o", "json")
+    for p in json.loads(r.stdout)["items"]:
+        if p["status"].get("phase") == "Running" and all(c.get("ready") for c in p["status"].get("containerStatuses", [{}])):
+            return p
+    return None
+
+
+def wrk(url):
+    """(requests/s, bytes/s) of wrk -t1 -c1 for DURATION seconds."""
+    r = subprocess.run(["wrk", "-t1", "-c1", f"-d{DURATION}s", url], capture_output=True, text=True,
+                       timeout=DURATION + 60)
+    if r.returncode != 0:
+        raise RuntimeError(f"wrk {url}: {r.stderr or r.stdout}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", r.stdout).group(1))
+    m = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", r.stdout)
+    unit = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[m.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors", r.stdout)
+    if errors:
+        raise RuntimeError(f"wrk {url} saw errors:\n{r.stdout}")
+    return rps, float(m.group(1)) * unit
+
+
+def forwarded(k, argv, port):
+    """Starts a port-forward process, waits for its listener, returns the process."""
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         env=k.env())
+    k._children.append(p)
+    wait_for(f"forward on {port}", lambda: b"Forwarding from" in p.stdout.readline(), timeout=30)
+    return p
+
+
+def hyperfine(k, name, cmd):
+    out = os.path.join(k.tmp, "hf.json")
+    r = subprocess.run(["hyperfine", "-N", "--warmup", "3", "--runs", str(RUNS), "--export-json", out, cmd],
+                       capture_output=True, text=True, timeout=600, env=k.env())
+    if r.returncode != 0:
+        raise RuntimeError(f"hyperfine {cmd}: {r.stderr}")
+    times = sorted(json.load(open(out))["results"][0]["times"])
+    p50 = times[len(times) // 2] * 1000
+    p90 = times[min(len(times) - 1, int(len(times) * 0.9))] * 1000
+    return p50, p90
+
+
+def main():
+    isolate()
+    for tool in ("wrk", "hyperfine"):
+        if not shutil.which(tool):
+            die(f"{tool} not found (scripts/install-deps.sh bench)")
+    archives = sorted(glob.glob(os.path.join(os.environ.get("K1S_LAB_IMAGES") or
+                                             os.path.join(os.path.dirname(k1s_binary()), "images"), "*.tar")))
+    if not archives:
+        die("lab image archives not found (built by the lab_images target)")
+    k = K1s(extra_args=["--cleanup-on-exit"])
+    drop = os.path.join(k.data_dir, "images", "import")
+    os.makedirs(drop)
+    for a in archives:
+        shutil.copy(a, drop)
+    with k:
+        k.k1s("create", "namespace", NS)
+        r = k.k1s("apply", "-n", NS, "-f", "-", input=MANIFESTS)
+        if r.returncode != 0:
+            die(f"apply: {r.stderr}")
+        web = wait_for("numbers-web Running", lambda: running_pod(k, "numbers-web"), timeout=120)
+        bulk = wait_for("bulk Running", lambda: running_pod(k, "bulk"), timeout=120)
+        sleep = wait_for("sleep Running", lambda: running_pod(k, "sleep"), timeout=120)
+        kc = lambda v: [os.path.join(KUBECTL_DIR, f"kubectl.{v}"), "--kubeconfig", k.kubeconfig]  # noqa: E731
+
+        # Two workloads: a 16 MiB file (the stream's byte throughput: the target) and the small
+        # numbers-web page, whose server closes every connection (so each request is a new
+        # forwarded connection: the per-connection set-up cost).
+        for title, deploy, pod_port, path, metric in [
+                ("16 MiB file from busybox httpd: stream throughput", "deploy/bulk", 8000, "/big", 1),
+                ("numbers-web page, a new connection per request", "deploy/numbers-web", 80, "/", 0)]:
+            pod_ip = (bulk if deploy == "deploy/bulk" else web)["status"]["podIP"]
+            print(f"\nport-forward, wrk -t1 -c1 -d{DURATION}s: {title}")
+            print(f"{'path':<44} {'req/s':>10} {'MB/s':>8} {'vs direct':>10}")
+            direct = wrk(f"http://{pod_ip}:{pod_port}{path}")
+            print(f"{'direct to the pod IP (anchor)':<44} {direct[0]:>10.0f} {direct[1] / 1e6:>8.2f} {'1.00x':>10}")
+            cases = [("k1s port-forward (WebSocket)", [k1s_binary(), "port-forward", "-n", NS, deploy], 18080),
+                     ("kubectl 1.33 port-forward (SPDY in WebSocket)", kc("1.33") + ["port-forward", "-n", NS, deploy],
+                      18081),
+                     ("kubectl 1.27 port-forward (SPDY)", kc("1.27") + ["port-forward", "-n", NS, deploy], 18082)]
+            for name, argv, port in cases:
+                p = forwarded(k, argv + [f"{port}:{pod_port}"], port)
+                try:
+                    got = wrk(f"http://127.0.0.1:{port}{path}")
+                    ratio = got[metric] / direct[metric]
+                    print(f"{name:<44} {got[0]:>10.0f} {got[1] / 1e6:>8.2f} {ratio:>9.2f}x"
+                          f"{'' if ratio >= 0.5 or metric == 0 else '  (below the 0.5x target)'}")
+                finally:
+                    k.stop_process(p)
+
+        pod = sleep["metadata"]["name"]
+        print(f"\nexec round trip: hyperfine -N --runs {RUNS} (ms)")
+        print(f"{'command':<44} {'p50':>8} {'p90':>8}")
+        anchor = hyperfine(k, "get", " ".join(kc("1.33") + ["get", "pod", "-n", NS, pod]))
+        print(f"{'kubectl 1.33 get pod (anchor)':<44} {anchor[0]:>8.1f} {anchor[1]:>8.1f}")
+        for name, cmd in [("kubectl 1.33 exec -- true (WebSocket v5)", kc("1.33") + ["exec", "-n", NS, pod, "--", "/bin/busybox", "true"]),
+                          ("kubectl 1.27 exec -- true (SPDY)", kc("1.27") + ["exec", "-n", NS, pod, "--", "/bin/busybox", "true"]),
+                          ("k1s exec -- true (WebSocket v5)", [k1s_binary(), "exec", "-n", NS, pod, "--", "/bin/busybox", "true"])]:
+            p50, p90 = hyperfine(k, name, " ".join(cmd))
+            print(f"{name:<44} {p50:>8.1f} {p90:>8.1f}{'' if p50 <= 30 else '  (above the 30 ms target)'}")
+
+
+if __name__ == "__main__":
+    main()
