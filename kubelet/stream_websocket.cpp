@@ -236,8 +236,10 @@ void serveRemoteCommand(StreamBackend& b, const StreamRequest& r, const httplib:
   ch.error = s.channel(3);
   if (r.options.tty && version >= 3) ch.resize = s.channel(4);
   ch.finished = [&s] { s.endInput(); };
-  // kube's first message: an empty one on the lowest channel we will write.
-  s.send(ch.stdout ? 1 : ch.stderr ? 2 : 3, "", 0);
+  // kube's first message for the older protocols: an empty one on the lowest
+  // channel we will write. v5 clients (client-go) register their streams
+  // while reading and would log a message that comes first as unknown.
+  if (version < 5) s.send(ch.stdout ? 1 : ch.stderr ? 2 : 3, "", 0);
   auto cancel = p.cancel;
   s.start([cancel] {
     if (cancel) cancel();
