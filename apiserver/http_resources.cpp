@@ -249,6 +249,12 @@ void serveResource(Registry& reg, const ApiServerOptions& opts, const httplib::R
   if (m == "GET") {
     if (watch) return serveWatch(reg, ri, req, res);
     if (collection) return sendJson(res, 200, render(req, r, reg.list(r, ri.ns, listOptions(req)), true));
+    if (ri.sub.empty()) {
+      auto obj = reg.getShared(r, ri.ns, ri.name);
+      bool asIs = !acceptsAs(req, "Table") && !acceptsAs(req, "PartialObjectMetadata") &&
+                  !acceptsAs(req, "PartialObjectMetadataList");
+      return sendJson(res, 200, asIs ? *obj : render(req, r, *obj, false));  // as is: dumped without a copy
+    }
     Json obj = reg.get(r, ri.ns, ri.name, ri.sub);
     return sendJson(res, 200, ri.sub == "scale" ? obj : render(req, r, obj, false));
   }
@@ -266,9 +272,12 @@ void serveResource(Registry& reg, const ApiServerOptions& opts, const httplib::R
     std::vector<std::string> warnings;
     wo.warnings = &warnings;
     Json body = decodeBody(req, opts.maxBodyBytes);
-    Json created = reg.create(r, ri.ns, std::move(body), wo);
+    auto created = reg.createStored(r, ri.ns, std::move(body), wo);
     sendWarnings(warnings, res);
-    return sendJson(res, 201, created);
+    if (!created.encoded) return sendJson(res, 201, *created.object);
+    res.status = 201;
+    res.set_content(*created.encoded, "application/json");  // the text just stored: no second dump
+    return;
   }
   if (m == "PUT") {
     if (collection) throw methodNotSupported(r.groupResource(), "update");

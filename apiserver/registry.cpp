@@ -148,6 +148,12 @@ void handleUnknownFields(const ResourceInfo& r, Json& obj, const WriteOptions& o
 
 Registry::Registry(Store& store, ClusterConfig cfg) : store_(store), cfg_(std::move(cfg)) {}
 
+ObjectPtr Registry::getShared(const ResourceInfo& r, const std::string& ns, const std::string& name) {
+  auto o = store_.get(r, ns, name);
+  if (!o) throw notFound(r.groupResource(), name);
+  return o;
+}
+
 Json Registry::get(const ResourceInfo& r, const std::string& ns, const std::string& name, const std::string& sub) {
   auto o = store_.get(r, ns, name);
   if (!o) throw notFound(r.groupResource(), name);
@@ -195,6 +201,10 @@ Json Registry::list(const ResourceInfo& r, const std::string& ns, const ListOpti
 }
 
 Json Registry::create(const ResourceInfo& r, const std::string& ns, Json obj, const WriteOptions& o) {
+  return *createStored(r, ns, std::move(obj), o).object;
+}
+
+Registry::Stored Registry::createStored(const ResourceInfo& r, const std::string& ns, Json obj, const WriteOptions& o) {
   checkTypeMeta(r, obj);
   handleUnknownFields(r, obj, o);
   auto& m = obj["metadata"];
@@ -217,7 +227,8 @@ Json Registry::create(const ResourceInfo& r, const std::string& ns, Json obj, co
   std::string nsName = r.namespaced ? std::string(obj["metadata"]["namespace"]) : "";
 
   for (int attempt = 0;; ++attempt) {
-    Json candidate = obj;
+    // The last attempt may take obj itself; a retry (generateName) needs it again.
+    Json candidate = generated ? obj : std::move(obj);
     auto& cm = candidate["metadata"];
     if (generated) cm["name"] = cm["generateName"].get<std::string>() + randomSuffix(5);
     auto causes = validateCreate(r, candidate);
@@ -227,7 +238,7 @@ Json Registry::create(const ResourceInfo& r, const std::string& ns, Json obj, co
     if (r.hasGeneration) cm["generation"] = 1;
     std::string name = cm["name"];
     try {
-      return store_.transact([&](Store::Txn& t) -> Json {
+      return store_.transact([&](Store::Txn& t) -> Stored {
         if (r.namespaced) {
           auto nsObj = t.get(*findResource("", "namespaces"), "", nsName);
           if (!nsObj) throw notFound("namespaces", nsName);
@@ -239,10 +250,11 @@ Json Registry::create(const ResourceInfo& r, const std::string& ns, Json obj, co
         if (t.get(r, nsName, name)) throw alreadyExists(r.groupResource(), name);
         admitCreate(t, r, candidate);
         if (o.dryRun) throw DryRunResult{candidate};
-        return *t.put(r, candidate);
+        auto stored = t.put(r, std::move(candidate));
+        return Stored{stored, t.lastEncoded()};
       });
     } catch (DryRunResult& d) {
-      return d.object;
+      return Stored{std::make_shared<const Json>(std::move(d.object)), nullptr};
     } catch (ApiError& e) {
       // generateName collisions are retried with a new suffix, as kube does.
       if (generated && e.reason == "AlreadyExists" && attempt < 8) continue;

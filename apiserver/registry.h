@@ -33,6 +33,16 @@ class Registry : public Client {
               const DeleteOptions& o = {}) override;
   std::unique_ptr<Watch> watch(const ResourceInfo& r, const std::string& ns, const ListOptions& o = {}) override;
 
+  // What a write stored, shared (no copy): the object and its JSON text as saved.
+  struct Stored {
+    ObjectPtr object;
+    std::shared_ptr<const std::string> encoded;  // null for a dry run
+  };
+  // create() without the copies, for the HTTP front that only sends the text back.
+  Stored createStored(const ResourceInfo& r, const std::string& ns, Json obj, const WriteOptions& o = {});
+  // get() of a whole object without copying it; throws NotFound.
+  ObjectPtr getShared(const ResourceInfo& r, const std::string& ns, const std::string& name);
+
   // DELETE on a collection: deletes every object matching the selectors; returns the List of deleted objects.
   Json removeCollection(const ResourceInfo& r, const std::string& ns, const ListOptions& lo,
                         const DeleteOptions& o = {});

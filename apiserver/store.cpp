@@ -113,6 +113,8 @@ void Store::load() {
   s = stmt("SELECT resource, namespace, name, rv, data FROM objects");
   size_t n = 0;
   while (sqlite3_step(s) == SQLITE_ROW) {
+    // The newest row's rv is the revision unless a later transaction only deleted (see commit()).
+    rv_ = std::max<int64_t>(rv_, sqlite3_column_int64(s, 3));
     std::string res = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
     auto it = byName.find(res);
     if (it == byName.end()) continue;  // a kind this build no longer serves: kept on disk, not served
@@ -172,9 +174,14 @@ void Store::commit(Txn& t) {
     exec("COMMIT");
     return;
   }
-  sqlite3_stmt* s = stmt("UPDATE meta SET value=? WHERE key='revision'");
-  sqlite3_bind_int64(s, 1, pendingRv_);
-  check(sqlite3_step(s), db_, "revision");
+  // The revision survives a restart as the highest rv of the rows (load() takes the max), so
+  // a transaction that writes rows needs no second row. One whose last change removes a row
+  // would take its revision with it: that one records the revision in meta as well.
+  if (t.events_.back().type == "DELETED") {
+    sqlite3_stmt* s = stmt("UPDATE meta SET value=? WHERE key='revision'");
+    sqlite3_bind_int64(s, 1, pendingRv_);
+    check(sqlite3_step(s), db_, "revision");
+  }
   exec("COMMIT");
   {
     std::unique_lock<std::shared_mutex> l(dataMu_);

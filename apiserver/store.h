@@ -72,6 +72,8 @@ class Store {
     std::vector<ObjectPtr> list(const ResourceInfo& r, const std::string& ns) const;
     // Writes obj (sets metadata.resourceVersion); returns the stored copy.
     ObjectPtr put(const ResourceInfo& r, Json obj);
+    // The JSON text of what the last put/remove stored (what watchers and the database get).
+    std::shared_ptr<const std::string> lastEncoded() const { return events_.empty() ? nullptr : events_.back().encoded; }
     // Removes the object; `last` is the final state reported in the DELETED event
     // (its resourceVersion is set to the deletion's revision).
     ObjectPtr remove(const ResourceInfo& r, Json last);

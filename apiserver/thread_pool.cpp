@@ -1,8 +1,22 @@
 #include "apiserver/thread_pool.h"
 
+#include <malloc.h>
+
+#include <cstdlib>
 #include <thread>
 
 namespace k1s {
+
+namespace {
+// glibc gives every thread that allocates an arena of its own, up to 8 per core; each
+// keeps its touched pages. The daemon's threads mostly wait, and the per-thread caches
+// (tcache) keep the common allocations off the arena locks: a few arenas are enough.
+// Set before main() starts any thread; MALLOC_ARENA_MAX / GLIBC_TUNABLES still win.
+const bool kArenasCapped = [] {
+  if (std::getenv("MALLOC_ARENA_MAX") || std::getenv("GLIBC_TUNABLES")) return false;
+  return mallopt(M_ARENA_MAX, 4) == 1;
+}();
+}  // namespace
 
 GrowingThreadPool::GrowingThreadPool(size_t minThreads, size_t maxThreads, std::chrono::milliseconds idleExit)
     : s_(std::make_shared<State>()) {
@@ -45,7 +59,11 @@ void GrowingThreadPool::worker(std::shared_ptr<State> s) {
     fn = nullptr;  // whatever the job captured goes now, not when the next one comes
     l.lock();
   }
-  if (--s->threads == 0) s->gone.notify_all();
+  bool last = --s->threads == 0;
+  if (last) s->gone.notify_all();
+  bool shrinking = !s->shutdown;
+  l.unlock();
+  if (shrinking) malloc_trim(0);  // a burst is over: give its freed heap back
 }
 
 void GrowingThreadPool::shutdown() {

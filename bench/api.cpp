@@ -76,6 +76,19 @@ static long rssKiB(pid_t pid) {
   return -1;
 }
 
+// CPU time (user + system) the process has used, in seconds: the server's cost
+// per request, which the machine's other load does not change much.
+static double cpuSeconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::istringstream rest(all.substr(all.rfind(')') + 2));
+  std::string field;
+  long ticks = 0;
+  for (int i = 3; rest >> field && i <= 15; ++i)
+    if (i == 14 || i == 15) ticks += std::stol(field);
+  return double(ticks) / sysconf(_SC_CLK_TCK);
+}
+
 static std::unique_ptr<httplib::SSLClient> client(int port, const std::string& token) {
   auto c = std::make_unique<httplib::SSLClient>("127.0.0.1", port);
   c->enable_server_certificate_verification(false);
@@ -151,6 +164,11 @@ int main(int argc, char** argv) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> ts;
   std::string payload(400, 'x');
+  // The server's CPU at rest (controllers, proxy) is measured first and taken out of the per-create cost.
+  double idleCpu0 = cpuSeconds(pid);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  double idleCpuPerSec = cpuSeconds(pid) - idleCpu0;
+  double cpu0 = cpuSeconds(pid);
   auto t0 = Clock::now();
   for (int t = 0; t < threads; ++t)
     ts.emplace_back([&, t] {
@@ -165,12 +183,15 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::duration<double>(phase));
   stop = true;
   for (auto& t : ts) t.join();
-  double createRate = created / secondsSince(t0);
+  double createSecs = secondsSince(t0);
+  double createRate = created / createSecs;
+  double createCpuUs = (cpuSeconds(pid) - cpu0 - idleCpuPerSec * createSecs) / std::max(1L, long(created)) * 1e6;
   ts.clear();
 
   // Gets.
   std::atomic<long> got{0};
   stop = false;
+  cpu0 = cpuSeconds(pid);
   t0 = Clock::now();
   for (int t = 0; t < threads; ++t)
     ts.emplace_back([&, t] {
@@ -184,7 +205,9 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::duration<double>(phase));
   stop = true;
   for (auto& t : ts) t.join();
-  double getRate = got / secondsSince(t0);
+  double getSecs = secondsSince(t0);
+  double getRate = got / getSecs;
+  double getCpuUs = (cpuSeconds(pid) - cpu0 - idleCpuPerSec * getSecs) / std::max(1L, long(got)) * 1e6;
   ts.clear();
 
   // Watch delivery latency: 100 watchers, events stamped with the send time.
@@ -235,6 +258,9 @@ int main(int argc, char** argv) {
   printf("%-44s %12.0f %12.0f  (raw SQLite txn/s, WAL+NORMAL, same disk)\n", "creates/s (HTTPS keep-alive, 4 threads)", createRate, raw);
   printf("%-44s %12.2f %12s  (target >= 0.5x and >= 2000/s)\n", "creates / raw SQLite", createRate / raw, "");
   printf("%-44s %12.0f %12s  (target >= 10000/s)\n", "gets/s (HTTPS keep-alive, 4 threads)", getRate, "");
+  printf("%-44s %12.0f %12s  (server CPU at rest: %.0f ms/s, taken out)\n", "server CPU us per create", createCpuUs, "",
+         idleCpuPerSec * 1000);
+  printf("%-44s %12.0f\n", "server CPU us per get", getCpuUs);
   printf("%-44s %12.2f %12s\n", "watch delivery p50 ms (100 watchers)", pct(lat, 0.5), "");
   printf("%-44s %12.2f %12s  (target <= 10 ms; %zu samples)\n", "watch delivery p99 ms (100 watchers)", pct(lat, 0.99), "", lat.size());
   printf("%-44s %12ld %12s  (target <= 20480 KiB)\n", "idle RSS KiB", idleRss, "");
