@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <condition_variable>
 #include <list>
@@ -254,6 +255,10 @@ void serveStreamRequest(StreamBackend& b, const std::string& sub, const std::str
       std::lock_guard<std::mutex> l(hookMu);
       hook = webSocketHook();
     }
+    // K1S_STREAMS_SPDY_ONLY (set for the daemon) refuses WebSocket upgrades, so that tests can
+    // hold kubectl 1.30+ to their fallback: SPDY/3.1 must serve every client on its own.
+    static const bool spdyOnly = getenv("K1S_STREAMS_SPDY_ONLY") != nullptr;
+    if (spdyOnly) hook = nullptr;
     // Without a WebSocket transport the answer must not be 101: kubectl 1.30+ then falls back to SPDY.
     if (!hook) throw badRequest("unable to upgrade: WebSocket streams are not supported by this server; use SPDY/3.1");
     return hook(b, r, req, res);
