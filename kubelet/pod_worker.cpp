@@ -27,6 +27,9 @@ constexpr int64_t kImageRetryMs = 10000;
 
 const Json& podSpec(const Json& pod) { return pod["spec"]; }
 
+// hostNetwork: the pod shares the node's network (no netns, no veth, no pod IP of its own).
+bool hostNetwork(const Json& pod) { return podSpec(pod).value("hostNetwork", false); }
+
 std::vector<const Json*> containersOf(const Json& pod, const char* list) {
   std::vector<const Json*> v;
   const Json& spec = podSpec(pod);
@@ -76,6 +79,11 @@ std::optional<int64_t> num(const Json& o, const char* k) {
 
 }  // namespace
 
+// A hostNetwork pod sees the node's host name, like kubelet's; others their own.
+std::string Kubelet::Impl::hostnameOf(const Json& pod) const {
+  return hostNetwork(pod) ? opts.nodeName : podHostname(pod);
+}
+
 void Kubelet::Impl::event(const Json& pod, const std::string& type, const std::string& reason, const std::string& msg) {
   events.record(pod, type, reason, msg);
 }
@@ -112,11 +120,18 @@ bool Kubelet::Impl::preparePod(PodRuntime& pr, const Json& pod) {
     pr.startTime = st.value("startTime", nowRfc3339());
   }
   if (!pr.networkReady) {
-    pr.net = network.setup(pr.uid, pr.ns, pr.name);
+    if (hostNetwork(pod)) {
+      // An empty netnsPath keeps the containers in the daemon's network namespace; the pod's IP
+      // is the node's, as kubelet reports it.
+      pr.net = PodNetwork{};
+      pr.net.ip = hostIP;
+    } else {
+      pr.net = network.setup(pr.uid, pr.ns, pr.name);
+    }
     pr.networkReady = true;
   }
   if (!pr.sandboxReady) {
-    SandboxSpec sb{pr.uid, pr.name, pr.ns, podHostname(pod), pr.net.netnsPath};
+    SandboxSpec sb{pr.uid, pr.name, pr.ns, hostnameOf(pod), pr.net.netnsPath};
     try {
       runtime.createSandbox(sb, pr.ipcns, pr.utsns);
     } catch (const std::exception& e) {
@@ -184,7 +199,7 @@ bool Kubelet::Impl::startContainer(PodRuntime& pr, const Json& pod, const Json& 
     c.args = containerArgv(img->config, spec, env);
     c.env = mergeImageEnv(img->config.env, env);
     if (std::none_of(c.env.begin(), c.env.end(), [](auto& e) { return e.rfind("HOSTNAME=", 0) == 0; }))
-      c.env.push_back("HOSTNAME=" + podHostname(pod));
+      c.env.push_back("HOSTNAME=" + hostnameOf(pod));
     c.workingDir = spec.value("workingDir", "");
     if (c.workingDir.empty()) c.workingDir = img->config.workingDir.empty() ? "/" : img->config.workingDir;
     // runAsUser/runAsGroup: container over pod over the image's USER (numeric forms only).
@@ -214,7 +229,7 @@ bool Kubelet::Impl::startContainer(PodRuntime& pr, const Json& pod, const Json& 
     if (lim.contains("cpu")) c.cpuQuotaMicros = cpuMillis(lim["cpu"]) * c.cpuPeriodMicros / 1000;
     int64_t reqCpu = req.contains("cpu") ? cpuMillis(req["cpu"]) : 0;
     c.cpuShares = reqCpu > 0 ? std::max<int64_t>(2, reqCpu * 1024 / 1000) : 2;
-    c.hostname = podHostname(pod);
+    c.hostname = hostnameOf(pod);
     c.netnsPath = pr.net.netnsPath;
     c.ipcnsPath = pr.ipcns;
     c.utsnsPath = pr.utsns;
@@ -622,7 +637,7 @@ void Kubelet::Impl::cleanupPod(PodRuntime& pr, bool deleteFromApi) {
     LOGV(2, kComp, "removeSandbox uid=" << pr.uid << " err=" << e.what());
   }
   try {
-    network.release(pr.uid);
+    if (!pr.pod.is_object() || !hostNetwork(pr.pod)) network.release(pr.uid);
   } catch (std::exception& e) {
     LOGW(kComp, "release network uid=" << pr.uid << " err=" << e.what());
   }

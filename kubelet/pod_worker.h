@@ -107,6 +107,7 @@ struct Kubelet::Impl {
   EnvContext envContext(const PodRuntime& pr, const Json& pod);
   Json containerRef(const Json& pod, const ContainerState& cs) const;
   void event(const Json& pod, const std::string& type, const std::string& reason, const std::string& msg);
+  std::string hostnameOf(const Json& pod) const;
 
   std::string podDir(const std::string& uid) const { return opts.dataDir + "/pods/" + uid; }
   std::string containerId(const std::string& uid, const std::string& name, int n) const {

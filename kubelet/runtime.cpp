@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/ioctl.h>
@@ -287,29 +288,30 @@ void Runtime::createSandbox(const SandboxSpec& s, std::string& ipcnsPath, std::s
     close(fd);
   }
   std::string host = s.hostname.empty() ? s.podName : s.hostname;
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) throw std::runtime_error(errnoText("pipe"));
-  pid_t pid;
-  try {
-    pid = spawnShim(shimExe_, {"sandbox", dir, host}, -1, -1, p[1], -1);
-  } catch (...) {
-    close(p[0]);
-    close(p[1]);
-    throw;
-  }
-  close(p[1]);
+  // IPC and UTS namespaces belong to a task, not to the whole process: a short-lived thread of
+  // the daemon unshares them, names the host and bind-mounts its own namespace files, then ends.
+  // No fork and no exec on a pod's start path (the bind mounts keep the namespaces alive).
   std::string err;
-  char buf[1024];
-  for (ssize_t n; (n = read(p[0], buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    err.append(buf, size_t(n));
-  }
-  close(p[0]);
-  int rc = waitChild(pid);
-  if (rc != 0) {
+  std::thread([&] {
+    if (unshare(CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
+      err = errnoText("unshare ipc/uts");
+      return;
+    }
+    if (!host.empty() && sethostname(host.data(), host.size()) < 0) {
+      err = errnoText("sethostname " + host);
+      return;
+    }
+    for (auto [ns, dst] : {std::pair<const char*, std::string*>{"ipc", &ipcnsPath}, {"uts", &utsnsPath}}) {
+      std::string src = std::string("/proc/thread-self/ns/") + ns;
+      if (mount(src.c_str(), dst->c_str(), nullptr, MS_BIND, nullptr) < 0) {
+        err = errnoText("bind " + src + " on " + *dst);
+        return;
+      }
+    }
+  }).join();
+  if (!err.empty()) {
     removeSandbox(s.podUid);
-    throw std::runtime_error("create pod sandbox: " + (err.empty() ? "exit " + std::to_string(rc) : err));
+    throw std::runtime_error("create pod sandbox: " + err);
   }
 }
 

@@ -24,6 +24,7 @@
 #include "kubelet/shim_container.h"
 #include "kubelet/shim_internal.h"
 #include "kubelet/shim_log.h"
+#include "kubelet/shim_memory.h"
 
 namespace k1s {
 
@@ -307,7 +308,6 @@ int shimRun(int argc, char** argv) {
   }
   report(readyFd, {{"pid", pid}, {"startedAt", state["startedAt"]}});
   if (readyFd >= 0) close(readyFd);
-
   Pump p;
   p.outFd = c.tty ? master.fd : outR.fd;
   p.errFd = c.tty ? -1 : errR.fd;
@@ -315,18 +315,27 @@ int shimRun(int argc, char** argv) {
   p.stdinDst = master.fd;
   p.sigFd = sigFd.fd;
   p.workload = pid;
+  // From here on the shim only copies output and waits: keep what that needs, give back the rest
+  // (the spec, the start-up heap, the daemon's libraries' relocated pages). Every exit below is
+  // _exit (see shim_memory.h).
+  const std::string cgroupPath = init.cgroupPath;
+  init = ContainerInit{};
+  specJson = Json();
+  state = Json();
+  releaseIdleMemory();
+
   int status = pumpUntilExit(p, *log);
 
-  bool oom = Cgroups(init.cgroupPath).oomKilled();
+  bool oom = Cgroups(cgroupPath).oomKilled();
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
   std::string reason = oom ? "OOMKilled" : code == 0 ? "Completed" : "Error";
   try {
     writeFileAtomic(dir + "/exit.json", exitRecord(code, reason, "", oom).dump());
   } catch (const std::exception& e) {
     fprintf(stderr, "k1s shim: %s\n", e.what());
-    return 1;
+    _exit(1);
   }
-  return 0;
+  _exit(0);
 }
 
 }  // namespace shim

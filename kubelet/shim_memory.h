@@ -1,0 +1,16 @@
+// Keeps an idle shim small. The shim is the k1s binary re-exec'd (DESIGN rule 5), so it loads
+// every shared library the daemon links (OpenSSL, SQLite, ICU, libnl, libarchive, ...). The
+// dynamic loader writes relocated pointers into each library's RELRO and data pages, which makes
+// them private to the process: about 0.7 MB per shim that the monitor loop never reads again.
+#pragma once
+
+namespace k1s::shim {
+
+// Once the workload runs: hands the relocated/written pages of libraries the monitor loop never
+// calls back to the kernel (MADV_DONTNEED), and returns free heap (malloc_trim). Only the k1s
+// binary itself and the C/C++ runtime libraries (libc, libm, libstdc++, libgcc_s, the loader)
+// stay intact. After this the process must leave with _exit(): the dropped libraries' destructors
+// and atexit handlers would read the unrelocated pages.
+void releaseIdleMemory();
+
+}  // namespace k1s::shim
