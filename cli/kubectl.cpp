@@ -205,6 +205,14 @@ static int dispatch(Kubectl& k) {
   if (v == "api-resources") return cmdApiResources(k);
   if (v == "version") return cmdVersion(k);
   if (v == "proxy") return cmdProxy(k);
+  if (v == "logs") return cmdLogs(k);
+  if (v == "scale") return cmdScale(k);
+  if (v == "rollout") return cmdRollout(k);
+  if (v == "wait") return cmdWait(k);
+  if (v == "diff") return cmdDiff(k);
+  if (v == "edit") return cmdEdit(k);
+  if (v == "explain") return cmdExplain(k);
+  if (v == "completion") return cmdCompletion(k);
   if (v == "exec") return cmdExec(k);
   if (v == "attach") return cmdAttach(k);
   if (v == "port-forward") return cmdPortForward(k);
@@ -222,7 +230,7 @@ int runKubectl(int argc, char** argv) {
   if (std::string(argv[0]) == "image") return runImageCommand(argc, argv);
   std::vector<std::string> rest(argv + 1, argv + argc);
   try {
-    Kubectl k(argv[0], parseArgs(rest, globalFlags()));
+    Kubectl k(argv[0], parseArgs(rest, globalFlags(argv[0])));
     return dispatch(k);
   } catch (const CliError& e) {
     std::cerr << e.what() << "\n";

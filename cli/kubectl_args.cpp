@@ -2,11 +2,13 @@
 
 #include "cli/kubectl_client.h"
 
+#include <stdexcept>
+
 namespace k1s::cli {
 
 // One table for all verbs keeps the parser simple; verbs ignore what they do
 // not use, as most kubectl flags are shared anyway.
-FlagSpec globalFlags() {
+FlagSpec globalFlags(const std::string& verb) {
   FlagSpec s;
   s.valued = {"namespace", "selector", "output", "filename", "field-selector", "kubeconfig", "context",
               "server", "token", "cascade", "grace-period", "dry-run", "patch", "type", "port", "address",
@@ -14,12 +16,18 @@ FlagSpec globalFlags() {
               "reject-paths", "api-prefix", "www", "www-prefix", "namespaced", "verbs", "chunk-size",
               "resource-version", "output-watch-events", "label-columns", "v", "user", "cluster",
               "certificate-authority", "wait", "subresource",
-              "container", "pod-running-timeout"};
+              "container", "pod-running-timeout",
+              // logs, scale, rollout, wait, explain
+              "tail", "since", "since-time", "limit-bytes", "max-log-requests", "replicas", "current-replicas",
+              "to-revision", "revision", "for", "api-version", "output-version"};
   s.boolean = {"all-namespaces", "watch", "watch-only", "show-labels", "all", "now", "overwrite", "client",
                "insecure-skip-tls-verify", "force", "recursive", "ignore-not-found", "no-headers", "local",
                "server-side", "force-conflicts", "show-kind", "help", "list", "cached", "disable-filter",
                "prune", "openapi-patch", "include-uninitialized", "show-events", "short",
-               "stdin", "tty", "quiet"};
+               "stdin", "tty", "quiet",
+               // logs, get -o jsonpath, explain, edit
+               "follow", "previous", "timestamps", "all-containers", "prefix", "ignore-errors",
+               "allow-missing-template-keys", "windows-line-endings", "save-config", "record"};
   s.shorts = {{"n", "namespace"}, {"l", "selector"},     {"o", "output"},  {"f", "filename"},
               {"s", "server"},    {"A", "all-namespaces"}, {"w", "watch"}, {"p", "patch"},
               {"R", "recursive"}, {"h", "help"},          {"L", "label-columns"}, {"P", "port"},
@@ -28,7 +36,18 @@ FlagSpec globalFlags() {
   // cascade's NoOptDefVal is "background"; dry-run's is "unchanged" (= client).
   s.optionalValue = {{"dry-run", "client"}, {"cascade", "background"}, {"validate", "strict"},
                      {"wait", "true"}};
+  s.verb = verb;
+  // logs reuses the letters: -f is --follow, -p is --previous.
+  if (verb == "logs") {
+    s.shorts["f"] = "follow";
+    s.shorts["p"] = "previous";
+  }
   return s;
+}
+
+// cobra's flag errors end with a pointer to the verb's help, as kubectl's do.
+static std::string withUsage(const std::string& msg, const FlagSpec& spec) {
+  return spec.verb.empty() ? msg : msg + "\nSee 'k1s " + spec.verb + " --help' for usage.";
 }
 
 Args parseArgs(const std::vector<std::string>& argv, const FlagSpec& spec) {
@@ -56,13 +75,13 @@ Args parseArgs(const std::vector<std::string>& argv, const FlagSpec& spec) {
           if (auto it = spec.optionalValue.find(name); it != spec.optionalValue.end()) {
             value = it->second;
           } else {
-            if (i + 1 >= argv.size()) throw CliError("error: flag needs an argument: --" + name);
+            if (i + 1 >= argv.size()) throw CliError(withUsage("error: flag needs an argument: --" + name, spec));
             value = argv[++i];
           }
         }
         a.values[name].push_back(value);
       } else {
-        throw CliError("error: unknown flag: --" + name);
+        throw CliError(withUsage("error: unknown flag: --" + name, spec));
       }
       continue;
     }
@@ -70,7 +89,7 @@ Args parseArgs(const std::vector<std::string>& argv, const FlagSpec& spec) {
       std::string shortName = arg.substr(1, 1);
       auto it = spec.shorts.find(shortName);
       if (it == spec.shorts.end())
-        throw CliError("error: unknown shorthand flag: '" + shortName + "' in " + arg);
+        throw CliError(withUsage("error: unknown shorthand flag: '" + shortName + "' in " + arg, spec));
       const std::string& name = it->second;
       std::string rest = arg.substr(2);
       if (!rest.empty() && rest[0] == '=') rest = rest.substr(1);
@@ -87,7 +106,7 @@ Args parseArgs(const std::vector<std::string>& argv, const FlagSpec& spec) {
         }
       } else {
         if (rest.empty()) {
-          if (i + 1 >= argv.size()) throw CliError("error: flag needs an argument: '" + shortName + "' in -" + shortName);
+          if (i + 1 >= argv.size()) throw CliError(withUsage("error: flag needs an argument: '" + shortName + "' in -" + shortName, spec));
           rest = argv[++i];
         }
         a.values[name].push_back(rest);
@@ -97,6 +116,38 @@ Args parseArgs(const std::vector<std::string>& argv, const FlagSpec& spec) {
     a.positional.push_back(arg);
   }
   return a;
+}
+
+double parseGoDuration(const std::string& text) {
+  auto invalid = [&] { return std::invalid_argument("time: invalid duration \"" + text + "\""); };
+  std::string s = text;
+  bool negative = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    negative = s[0] == '-';
+    s = s.substr(1);
+  }
+  if (s == "0") return 0;
+  if (s.empty()) throw invalid();
+  double total = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t start = i;
+    while (i < s.size() && (isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+    if (i == start) throw invalid();
+    double n = std::stod(s.substr(start, i - start));
+    size_t unitStart = i;
+    while (i < s.size() && !isdigit(static_cast<unsigned char>(s[i])) && s[i] != '.') ++i;
+    std::string unit = s.substr(unitStart, i - unitStart);
+    if (unit.empty()) throw std::invalid_argument("time: missing unit in duration \"" + text + "\"");
+    static const std::pair<const char*, double> units[] = {{"ns", 1e-9}, {"us", 1e-6}, {"µs", 1e-6}, {"ms", 1e-3},
+                                                           {"s", 1},     {"m", 60},    {"h", 3600}};
+    double scale = -1;
+    for (auto& [name, sc] : units)
+      if (unit == name) scale = sc;
+    if (scale < 0) throw std::invalid_argument("time: unknown unit \"" + unit + "\" in duration \"" + text + "\"");
+    total += n * scale;
+  }
+  return negative ? -total : total;
 }
 
 }  // namespace k1s::cli

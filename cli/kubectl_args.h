@@ -16,6 +16,8 @@ struct FlagSpec {
   // Flags that may be given without a value and then take this one
   // (pflag's NoOptDefVal, e.g. --dry-run means --dry-run=client).
   std::map<std::string, std::string> optionalValue;
+  // The verb, for the "See 'k1s VERB --help' for usage." line of flag errors.
+  std::string verb;
 };
 
 struct Args {
@@ -40,7 +42,13 @@ struct Args {
 
 // The flags every verb accepts (connection, namespace, output, ...), merged
 // with a verb's own. Unknown flags throw CliError("error: unknown flag: --x").
-FlagSpec globalFlags();
+// `verb` picks the verb's short letters where kubectl's differ (logs -f/-p).
+FlagSpec globalFlags(const std::string& verb = "");
 Args parseArgs(const std::vector<std::string>& argv, const FlagSpec& spec);
+
+// A Go duration ("90s", "5m", "1h30m", "1.5h", "0") in seconds. Throws
+// std::invalid_argument worded as Go's time.ParseDuration
+// (`time: unknown unit "x" in duration "5x"`).
+double parseGoDuration(const std::string& text);
 
 }  // namespace k1s::cli

@@ -45,6 +45,8 @@ std::string describeNamespace(const Json& ns, const Fetch& fetch, long long now)
 std::string describeNode(const Json& node, const Fetch& fetch, long long now);
 std::string describeConfigMap(const Json& cm, const Fetch& fetch, long long now);
 std::string describeEndpoints(const Json& ep, const Fetch& fetch, long long now);
+std::string describeSecret(const Json& secret, const Fetch& fetch, long long now);
+std::string describeServiceAccount(const Json& sa, const Fetch& fetch, long long now);
 std::string describeGeneric(const Json& obj, const Fetch& fetch, long long now);
 
 // Picks the describer by kind and returns the final (tab-aligned) text.

@@ -372,6 +372,8 @@ std::string describeObject(const Json& obj, const Fetch& fetch, long long now) {
   else if (kind == "Node") text = describeNode(obj, fetch, now);
   else if (kind == "ConfigMap") text = describeConfigMap(obj, fetch, now);
   else if (kind == "Endpoints") text = describeEndpoints(obj, fetch, now);
+  else if (kind == "Secret") text = describeSecret(obj, fetch, now);
+  else if (kind == "ServiceAccount") text = describeServiceAccount(obj, fetch, now);
   else text = describeGeneric(obj, fetch, now);
   return goTabwrite(text, 2);
 }

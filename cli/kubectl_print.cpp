@@ -28,7 +28,7 @@ void TabWriter::flush(std::ostream& out) {
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
       line += row[i];
-      if (i + 1 < row.size()) line.append(widths_[i] - textWidth(row[i]) + 3, ' ');
+      if (i + 1 < row.size()) line.append(std::max(widths_[i] + 3, minWidth_) - textWidth(row[i]), ' ');
     }
     out << line << "\n";
   }
@@ -183,7 +183,7 @@ void printTemplated(std::ostream& out, const std::string& output, const Json& do
   } catch (const JsonPathError& e) {
     throw CliError(std::string("error: ") + e.what());
   }
-  TabWriter tw;
+  TabWriter tw(6);
   if (!noHeaders) {
     TextRow header;
     for (auto& c : cols) header.push_back(c.header);

@@ -16,6 +16,8 @@ using TextRow = std::vector<std::string>;
 // a watch line up with the header printed before them.
 class TabWriter {
  public:
+  // kubectl's get table uses minwidth 0 here; custom-columns pads every cell to 6.
+  explicit TabWriter(size_t minWidth = 0) : minWidth_(minWidth) {}
   void add(TextRow row) { pending_.push_back(std::move(row)); }
   void flush(std::ostream& out);
   void forget() { widths_.clear(); }
@@ -23,6 +25,7 @@ class TabWriter {
  private:
   std::vector<TextRow> pending_;
   std::vector<size_t> widths_;
+  size_t minWidth_;
 };
 
 struct TableOptions {

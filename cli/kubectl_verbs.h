@@ -76,6 +76,14 @@ int cmdPatch(Kubectl& k);
 int cmdApiResources(Kubectl& k);
 int cmdVersion(Kubectl& k);
 int cmdProxy(Kubectl& k);
+int cmdLogs(Kubectl& k);
+int cmdScale(Kubectl& k);
+int cmdRollout(Kubectl& k);
+int cmdWait(Kubectl& k);
+int cmdDiff(Kubectl& k);
+int cmdEdit(Kubectl& k);
+int cmdExplain(Kubectl& k);
+int cmdCompletion(Kubectl& k);
 int cmdExec(Kubectl& k);         // cli/kubectl_exec.cpp
 int cmdAttach(Kubectl& k);
 int cmdPortForward(Kubectl& k);  // cli/kubectl_portforward.cpp

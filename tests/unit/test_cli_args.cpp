@@ -114,3 +114,44 @@ TEST_CASE("connection refused is reported with kubectl's sentence") {
                        "The connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?",
                        CliError);
 }
+
+TEST_CASE("kubectl flags: logs reads -f as --follow and -p as --previous; other verbs keep -f FILE") {
+  auto logs = parseArgs({"web", "-f", "-p", "-c", "nginx", "--tail=5", "--since", "10m"}, globalFlags("logs"));
+  CHECK(logs.positional == std::vector<std::string>{"web"});
+  CHECK(logs.flag("follow"));
+  CHECK(logs.flag("previous"));
+  CHECK(logs.get("container") == "nginx");
+  CHECK(logs.get("tail") == "5");
+  CHECK(logs.get("since") == "10m");
+  auto apply = parseArgs({"-f", "x.yaml"}, globalFlags("apply"));
+  CHECK(apply.get("filename") == "x.yaml");
+  auto wait = parseArgs({"--for=jsonpath={.status.phase}=Running", "pod/x", "--timeout=60s"}, globalFlags("wait"));
+  CHECK(wait.get("for") == "jsonpath={.status.phase}=Running");
+  CHECK(wait.get("timeout") == "60s");
+  auto scale = parseArgs({"deploy/web", "--replicas", "3", "--current-replicas=2", "--dry-run"}, globalFlags("scale"));
+  CHECK(scale.get("replicas") == "3");
+  CHECK(scale.get("current-replicas") == "2");
+  CHECK(scale.get("dry-run") == "client");
+  CHECK_THROWS_WITH_AS(parseArgs({"--follow-me"}, globalFlags("logs")), "error: unknown flag: --follow-me", CliError);
+}
+
+TEST_CASE("Go durations for --since, --timeout and --pod-running-timeout") {
+  CHECK(parseGoDuration("90s") == 90);
+  CHECK(parseGoDuration("5m") == 300);
+  CHECK(parseGoDuration("1h30m") == 5400);
+  CHECK(parseGoDuration("1.5h") == 5400);
+  CHECK(parseGoDuration("250ms") == doctest::Approx(0.25));
+  CHECK(parseGoDuration("0") == 0);
+  CHECK(parseGoDuration("-1s") == -1);
+  CHECK_THROWS_WITH_AS(parseGoDuration("5"), "time: missing unit in duration \"5\"", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(parseGoDuration("5x"), "time: unknown unit \"x\" in duration \"5x\"", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(parseGoDuration("m"), "time: invalid duration \"m\"", std::invalid_argument);
+  CHECK_THROWS_AS(parseGoDuration(""), std::invalid_argument);
+}
+
+TEST_CASE("kubectl flags: a verb's flag errors point at its help like cobra's") {
+  CHECK_THROWS_WITH_AS(parseArgs({"pods", "--bogus"}, globalFlags("get")),
+                       "error: unknown flag: --bogus\nSee 'k1s get --help' for usage.", CliError);
+  CHECK_THROWS_WITH_AS(parseArgs({"deploy/x", "--replicas"}, globalFlags("scale")),
+                       "error: flag needs an argument: --replicas\nSee 'k1s scale --help' for usage.", CliError);
+}

@@ -99,3 +99,20 @@ TEST_CASE("service describe lists ports and endpoints") {
   CHECK(out.find("TargetPort:        80/TCP\n") != std::string::npos);
   CHECK(out.find("Endpoints:         10.244.0.5:80,10.244.0.6:80\n") != std::string::npos);
 }
+
+TEST_CASE("describe secret shows value sizes, never the values; service accounts list their secrets") {
+  Fetch none = [](const std::string&) { return Json(); };
+  Json secret = Json::parse(R"({"kind":"Secret","metadata":{"name":"db","namespace":"default"},
+    "type":"Opaque","data":{"password":"aHVudGVyMg==","user":"YQ=="}})");
+  std::string text = describeObject(secret, none, 0);
+  CHECK(text ==
+        "Name:         db\nNamespace:    default\nLabels:       <none>\nAnnotations:  <none>\n\nType:  Opaque\n\n"
+        "Data\n====\npassword:  7 bytes\nuser:      1 bytes\n");
+  CHECK(text.find("hunter2") == std::string::npos);
+  Json sa = Json::parse(R"({"kind":"ServiceAccount","metadata":{"name":"robot","namespace":"default","uid":"u1"},
+    "imagePullSecrets":[{"name":"reg"}]})");
+  text = describeObject(sa, none, 0);
+  CHECK(text.find("Image pull secrets:  reg (not found)\n") != std::string::npos);
+  CHECK(text.find("Mountable secrets:   <none>\n") != std::string::npos);
+  CHECK(text.find("Tokens:              <none>\n") != std::string::npos);
+}
