@@ -17,7 +17,11 @@
 //                SPDY/3.1+portforward.k8s.io: SPDY/3.1 framed inside binary
 //                messages (kubectl 1.31+), served by the SPDY session.
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -202,6 +206,13 @@ class ChannelSession {
 
 std::shared_ptr<ws::Connection> upgrade(const httplib::Request& req, const ws::ServerHandshake& h) {
   auto io = takeOverConnection(req);
+  // Interactive traffic of small messages: without this, Nagle holds each small
+  // write until the client's (delayed, up to 40 ms) ACK of the previous one.
+  if (req.ssl)
+    if (int fd = SSL_get_fd(req.ssl); fd >= 0) {
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
   if (!sendSwitchingProtocols(*io, h.responseHeaders)) throw std::runtime_error("client went away during upgrade");
   return std::make_shared<ws::Connection>(std::move(io), ws::Connection::Role::Server);
 }
