@@ -15,6 +15,7 @@
 #include "kubelet/pod_logs.h"
 #include "kubelet/pod_worker.h"
 #include "kubelet/stream_session.h"
+#include "kubelet/stream_websocket.h"
 
 namespace fs = std::filesystem;
 
@@ -305,6 +306,7 @@ void Kubelet::registerStreamingRoutes(ApiServer& api) {
   (*handlers)["log"] = [logs](const std::string& ns, const std::string& pod, const httplib::Request& req,
                               httplib::Response& res) { servePodLog(logs, ns, pod, req, res); };
   auto streams = makeKubeletStreamBackend(I->client, I->runtime, I->opts.dataDir);
+  installWebSocketStreams();  // `Upgrade: websocket` requests (kubelet/stream_websocket.cpp)
   for (std::string sub : {"exec", "attach", "portforward"})
     (*handlers)[sub] = [streams, sub](const std::string& ns, const std::string& pod, const httplib::Request& req,
                                       httplib::Response& res) { serveStreamRequest(*streams, sub, ns, pod, req, res); };
