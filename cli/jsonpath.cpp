@@ -85,7 +85,7 @@ size_t matchBracket(const std::string& s, size_t open) {
       return i;
     }
   }
-  throw JsonPathError(o == '[' ? "unclosed array expect ]" : "unclosed filter expect )");
+  throw JsonPathError(o == '[' ? "unterminated array" : "unterminated filter");
 }
 
 NodeList parseList(const std::string& s);
@@ -114,7 +114,7 @@ NodePtr parseBracket(const std::string& raw) {
   if (!s.empty() && s[0] == '?') {
     std::string rest = trim(s.substr(1));
     if (rest.empty() || rest[0] != '(' || matchBracket(rest, 0) != rest.size() - 1)
-      throw JsonPathError("unclosed filter expect )");
+      throw JsonPathError("unterminated filter");
     std::string inner = rest.substr(1, rest.size() - 2);
     auto f = make(JsonPathNode::Filter);
     for (size_t i = 0; i < inner.size(); ++i) {

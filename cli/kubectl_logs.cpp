@@ -239,7 +239,7 @@ std::string streamLog(RestClient& client, const std::string& ns, const LogSource
   try {
     throwForReply({status, errorBody, "application/json"});
   } catch (const StatusError& e) {
-    return formatStatusError(e.status);
+    return "error: " + std::string(e.what());  // kubectl words a refused log as a plain error
   }
   return "error: unexpected reply " + std::to_string(status);
 }

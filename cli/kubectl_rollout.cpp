@@ -179,8 +179,10 @@ int rolloutHistory(Kubectl& k, const Target& t) {
     auto it = revs.find(want);
     if (it == revs.end()) throw CliError("error: unable to find the specified revision");
     Json tmpl = it->second["spec"]["template"];
-    k.out << head << "with revision #" << want << "\n"
-          << goTabwrite(podTemplateSection(tmpl, std::time(nullptr)), 1) << "\n";
+    // kubectl shows the revision's change-cause among the template's annotations, untabbed.
+    std::string cause = metaOf(it->second).value("annotations", Json::object()).value(kChangeCause, "");
+    if (!cause.empty()) tmpl["metadata"]["annotations"][kChangeCause] = cause;
+    k.out << head << "with revision #" << want << "\n" << podTemplateSection(tmpl, std::time(nullptr)) << "\n";
     return 0;
   }
   std::string table = "REVISION\tCHANGE-CAUSE\n";

@@ -241,7 +241,7 @@ int cmdWait(Kubectl& k) {
     }
     if (!met) met = watchUntil(k, t, rv, check, deadline);
     if (!met) {
-      k.err << "error: timed out waiting for the condition on " << t.type->groupResource() << "/" << t.name << "\n";
+      k.err << "error: timed out waiting for the condition on " << t.type->plural << "/" << t.name << "\n";
       return 1;
     }
     k.out << label << " condition met\n" << std::flush;

@@ -72,7 +72,7 @@ TEST_CASE("jsonpath: missing keys and errors") {
   CHECK_THROWS_WITH_AS(run("{.nothing}", d, false), "nothing is not found", JsonPathError);
   CHECK_THROWS_WITH_AS(run("{.items[5]}", d, false), "array index out of bounds: index 5, length 2", JsonPathError);
   CHECK_THROWS_WITH_AS(run("{.kind[0]}", d), "string is not array or slice", JsonPathError);
-  CHECK_THROWS_WITH_AS(JsonPath("{.items[0}"), "unclosed array expect ]", JsonPathError);
+  CHECK_THROWS_WITH_AS(JsonPath("{.items[0}"), "unterminated array", JsonPathError);
   CHECK_THROWS_WITH_AS(JsonPath("{.items"), "unclosed action", JsonPathError);
   CHECK_THROWS_WITH_AS(JsonPath("{end}"), "not in range, nothing to end", JsonPathError);
   CHECK_THROWS_AS(JsonPath("{range .items[*]}{.x}"), JsonPathError);
