@@ -132,7 +132,8 @@ TEST_CASE("kubectl flags: logs reads -f as --follow and -p as --previous; other 
   CHECK(scale.get("replicas") == "3");
   CHECK(scale.get("current-replicas") == "2");
   CHECK(scale.get("dry-run") == "client");
-  CHECK_THROWS_WITH_AS(parseArgs({"--follow-me"}, globalFlags("logs")), "error: unknown flag: --follow-me", CliError);
+  CHECK_THROWS_WITH_AS(parseArgs({"--follow-me"}, globalFlags("logs")),
+                       "error: unknown flag: --follow-me\nSee 'k1s logs --help' for usage.", CliError);
 }
 
 TEST_CASE("Go durations for --since, --timeout and --pod-running-timeout") {
