@@ -1,5 +1,6 @@
 // HTTPS front: auth, non-resource endpoints, and dispatch of resource paths.
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 
@@ -153,8 +154,16 @@ void ApiServer::start() {
   I.srv->Patch(".*", h);
   I.srv->Delete(".*", h);
   I.srv->Options(".*", h);
+  // httplib listens with a backlog of 5: a hundred clients connecting at once (informers,
+  // kubectl -w) would have SYNs dropped and retry seconds later. Listen again with the system's maximum.
+  auto listenFd = std::make_shared<int>(-1);
+  I.srv->set_socket_options([listenFd](socket_t s) {
+    httplib::default_socket_options(s);
+    *listenFd = s;
+  });
   if (!I.srv->bind_to_port(I.opts.bindAddress, I.opts.port))
     throw std::runtime_error("cannot listen on " + I.opts.bindAddress + ":" + std::to_string(I.opts.port));
+  if (*listenFd >= 0) ::listen(*listenFd, SOMAXCONN);
   I.running = true;
   I.thread = std::thread([this] { impl_->srv->listen_after_bind(); });
 }

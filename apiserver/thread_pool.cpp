@@ -1,48 +1,54 @@
 #include "apiserver/thread_pool.h"
 
-#include <malloc.h>
-
-#include <cstdlib>
-#include <thread>
+#include <system_error>
 
 namespace k1s {
-
-namespace {
-// glibc gives every thread that allocates an arena of its own, up to 8 per core; each
-// keeps its touched pages. The daemon's threads mostly wait, and the per-thread caches
-// (tcache) keep the common allocations off the arena locks: a few arenas are enough.
-// Set before main() starts any thread; MALLOC_ARENA_MAX / GLIBC_TUNABLES still win.
-const bool kArenasCapped = [] {
-  if (std::getenv("MALLOC_ARENA_MAX") || std::getenv("GLIBC_TUNABLES")) return false;
-  return mallopt(M_ARENA_MAX, 4) == 1;
-}();
-}  // namespace
 
 GrowingThreadPool::GrowingThreadPool(size_t minThreads, size_t maxThreads, std::chrono::milliseconds idleExit)
     : s_(std::make_shared<State>()) {
   s_->minThreads = minThreads;
   s_->maxThreads = std::max<size_t>(1, std::max(minThreads, maxThreads));
   s_->idleExit = idleExit;
+  spawner_ = std::thread(spawner, s_);  // starts the floor at once, then follows demand
 }
 
 GrowingThreadPool::~GrowingThreadPool() { shutdown(); }
 
 void GrowingThreadPool::enqueue(std::function<void()> fn) {
-  std::unique_lock<std::mutex> l(s_->mu);
-  s_->jobs.push_back(std::move(fn));
-  // Every queued job needs a waiting worker of its own; start one when there are
-  // fewer (at the cap, jobs wait for a worker to free up, as in a fixed pool).
-  if (s_->jobs.size() > s_->idle && s_->threads < s_->maxThreads && !s_->shutdown) {
-    ++s_->threads;
-    std::thread(worker, s_).detach();
-    return;
+  {
+    std::lock_guard<std::mutex> l(s_->mu);
+    s_->jobs.push_back(std::move(fn));
+    // Every queued job needs a waiting worker of its own; ask for one when there are
+    // fewer (at the cap, jobs wait for a worker to free up, as in a fixed pool).
+    if (s_->needMore()) s_->spawn.notify_one();
   }
-  l.unlock();
   s_->work.notify_one();
+}
+
+void GrowingThreadPool::spawner(std::shared_ptr<State> s) {
+  std::unique_lock<std::mutex> l(s->mu);
+  for (;;) {
+    s->spawn.wait(l, [&] { return s->shutdown || s->needMore(); });
+    if (s->shutdown && (s->jobs.empty() || s->threads > 0)) return;  // the workers drain the queue
+    // (shut down with jobs queued and no worker: start one to run them, then stop)
+    ++s->threads;
+    ++s->starting;
+    l.unlock();
+    try {
+      std::thread(worker, s).detach();
+      l.lock();
+    } catch (const std::system_error&) {  // out of threads for now: the jobs wait; try again shortly
+      l.lock();
+      --s->threads;
+      --s->starting;
+      s->spawn.wait_for(l, std::chrono::milliseconds(100), [&] { return s->shutdown; });
+    }
+  }
 }
 
 void GrowingThreadPool::worker(std::shared_ptr<State> s) {
   std::unique_lock<std::mutex> l(s->mu);
+  --s->starting;
   for (;;) {
     if (s->jobs.empty() && !s->shutdown) {
       ++s->idle;
@@ -59,17 +65,17 @@ void GrowingThreadPool::worker(std::shared_ptr<State> s) {
     fn = nullptr;  // whatever the job captured goes now, not when the next one comes
     l.lock();
   }
-  bool last = --s->threads == 0;
-  if (last) s->gone.notify_all();
-  bool shrinking = !s->shutdown;
-  l.unlock();
-  if (shrinking) malloc_trim(0);  // a burst is over: give its freed heap back
+  if (--s->threads == 0) s->gone.notify_all();
 }
 
 void GrowingThreadPool::shutdown() {
   std::unique_lock<std::mutex> l(s_->mu);
   s_->shutdown = true;
   s_->work.notify_all();
+  s_->spawn.notify_all();
+  l.unlock();
+  if (spawner_.joinable()) spawner_.join();  // no thread starts after this
+  l.lock();
   s_->gone.wait(l, [&] { return s_->threads == 0; });
 }
 

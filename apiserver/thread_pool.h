@@ -4,6 +4,11 @@
 // should not keep hundreds of parked threads (each one's stack pages and TLS
 // count in RSS). Threads start on demand up to a cap and leave after a while
 // without work, down to a small floor.
+//
+// Threads are started by a spawner thread, never by enqueue(): httplib calls
+// enqueue() from its accept loop, and a listen backlog of 5 overflows (SYNs
+// dropped, clients retrying after 1 s, 3 s, ...) if that loop stops to create
+// threads while a hundred watchers connect at once.
 #pragma once
 #include <httplib.h>
 
@@ -13,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 namespace k1s {
 
@@ -25,22 +31,27 @@ class GrowingThreadPool : public httplib::TaskQueue {
   // Runs the jobs already queued, then waits for every worker to leave.
   void shutdown() override;
 
-  size_t threads() const;  // workers alive now
+  size_t threads() const;  // workers alive or starting
   size_t idle() const;     // of them, waiting for a job
 
  private:
   // Shared with the (detached) workers so that it outlives the last of them.
   struct State {
     std::mutex mu;
-    std::condition_variable work, gone;
+    std::condition_variable work, gone, spawn;
     std::deque<std::function<void()>> jobs;
-    size_t threads = 0, idle = 0;
+    size_t threads = 0, idle = 0, starting = 0;
     size_t minThreads, maxThreads;
     std::chrono::milliseconds idleExit;
     bool shutdown = false;
+    bool needMore() const {
+      return threads < maxThreads && (jobs.size() > idle + starting || threads < minThreads);
+    }
   };
   static void worker(std::shared_ptr<State> s);
+  static void spawner(std::shared_ptr<State> s);
   std::shared_ptr<State> s_;
+  std::thread spawner_;
 };
 
 }  // namespace k1s

@@ -96,6 +96,31 @@ TEST_CASE("data and revisions survive reopening the database") {
   CHECK(rvOf(b) > rev);
 }
 
+TEST_CASE("the revision survives reopening when the newest write was a delete or an update") {
+  // Rows carry their rv and the revision row is written only by deletes: both paths must come back.
+  Api api;
+  std::string path = api.dir + "/db";
+  auto reopen = [&] {
+    api.reg.reset();
+    api.store.reset();
+    api.store = std::make_unique<Store>(path);
+    api.reg = std::make_unique<Registry>(*api.store, ClusterConfig{});
+  };
+  api.reg->create(cms(), "default", cm("a"));
+  api.reg->create(cms(), "default", cm("b"));
+  api.reg->remove(cms(), "default", "b");  // removes the newest row
+  int64_t afterDelete = api.store->revision();
+  reopen();
+  CHECK(api.store->revision() == afterDelete);
+  Json c = api.reg->create(cms(), "default", cm("c"));
+  CHECK(rvOf(c) == afterDelete + 1);
+  Json a2 = api.reg->update(cms(), "default", cm("a", "2"));  // an update moves a row to the newest rv
+  reopen();
+  CHECK(api.store->revision() == rvOf(a2));
+  CHECK(rvOf(*api.store->get(cms(), "default", "a")) == rvOf(a2));
+  CHECK(rvOf(api.reg->create(cms(), "default", cm("d"))) == rvOf(a2) + 1);
+}
+
 TEST_CASE("a failed transaction leaves nothing behind") {
   Api api;
   int64_t before = api.store->revision();
