@@ -229,8 +229,13 @@ int runKubectl(int argc, char** argv) {
   // `k1s image ...` works on the local data dir with its own flags (cli/image_cmd.cpp).
   if (std::string(argv[0]) == "image") return runImageCommand(argc, argv);
   std::vector<std::string> rest(argv + 1, argv + argc);
+  std::string verb = argv[0];
+  if (!verb.empty() && verb[0] == '-') {  // flags before the verb, as kubectl allows
+    rest.insert(rest.begin(), verb);
+    verb = takeVerb(rest);
+  }
   try {
-    Kubectl k(argv[0], parseArgs(rest, globalFlags(argv[0])));
+    Kubectl k(verb, parseArgs(rest, globalFlags(verb)));
     return dispatch(k);
   } catch (const CliError& e) {
     std::cerr << e.what() << "\n";

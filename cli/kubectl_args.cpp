@@ -118,6 +118,28 @@ Args parseArgs(const std::vector<std::string>& argv, const FlagSpec& spec) {
   return a;
 }
 
+std::string takeVerb(std::vector<std::string>& argv) {
+  FlagSpec spec = globalFlags();
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a == "--") return "";
+    if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
+      if (a.find('=') == std::string::npos && spec.valued.count(a.substr(2)) && !spec.optionalValue.count(a.substr(2)))
+        ++i;  // its value
+      continue;
+    }
+    if (a.size() > 1 && a[0] == '-') {
+      auto it = spec.shorts.find(a.substr(1, 1));
+      if (a.size() == 2 && it != spec.shorts.end() && spec.valued.count(it->second)) ++i;
+      continue;
+    }
+    std::string verb = a;
+    argv.erase(argv.begin() + static_cast<long>(i));
+    return verb;
+  }
+  return "";
+}
+
 double parseGoDuration(const std::string& text) {
   auto invalid = [&] { return std::invalid_argument("time: invalid duration \"" + text + "\""); };
   std::string s = text;

@@ -46,6 +46,11 @@ struct Args {
 FlagSpec globalFlags(const std::string& verb = "");
 Args parseArgs(const std::vector<std::string>& argv, const FlagSpec& spec);
 
+// kubectl takes global flags before the verb too (`k1s -n ns get pods`):
+// returns the verb (the first word that is not a flag or a flag's value) and
+// moves it out of `argv`; "" when there is none.
+std::string takeVerb(std::vector<std::string>& argv);
+
 // A Go duration ("90s", "5m", "1h30m", "1.5h", "0") in seconds. Throws
 // std::invalid_argument worded as Go's time.ParseDuration
 // (`time: unknown unit "x" in duration "5x"`).

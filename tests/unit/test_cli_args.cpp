@@ -156,3 +156,11 @@ TEST_CASE("kubectl flags: a verb's flag errors point at its help like cobra's") 
   CHECK_THROWS_WITH_AS(parseArgs({"deploy/x", "--replicas"}, globalFlags("scale")),
                        "error: flag needs an argument: --replicas\nSee 'k1s scale --help' for usage.", CliError);
 }
+
+TEST_CASE("kubectl flags: global flags may come before the verb") {
+  std::vector<std::string> argv{"-n", "ns", "--kubeconfig", "/k", "--insecure-skip-tls-verify", "get", "pods"};
+  CHECK(takeVerb(argv) == "get");
+  CHECK(argv == std::vector<std::string>{"-n", "ns", "--kubeconfig", "/k", "--insecure-skip-tls-verify", "pods"});
+  std::vector<std::string> only{"--namespace=x"};
+  CHECK(takeVerb(only) == "");
+}
