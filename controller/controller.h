@@ -30,6 +30,8 @@ std::unique_ptr<Controller> makeDeploymentController(Client& c, const Controller
 std::unique_ptr<Controller> makeReplicaSetController(Client& c, const ControllerOptions& o);
 std::unique_ptr<Controller> makeEndpointsController(Client& c, const ControllerOptions& o);
 std::unique_ptr<Controller> makeEndpointSliceController(Client& c, const ControllerOptions& o);
+// Copies the hand-written Endpoints of selectorless Services into EndpointSlices.
+std::unique_ptr<Controller> makeEndpointSliceMirroringController(Client& c, const ControllerOptions& o);
 std::unique_ptr<Controller> makeGarbageCollector(Client& c, const ControllerOptions& o);
 std::unique_ptr<Controller> makeNamespaceController(Client& c, const ControllerOptions& o);
 std::unique_ptr<Controller> makeScheduler(Client& c, const ControllerOptions& o);

@@ -16,6 +16,7 @@ ControllerManager::ControllerManager(Client& c, ControllerOptions o) {
   controllers_.push_back(makeScheduler(c, o));
   controllers_.push_back(makeEndpointsController(c, o));
   controllers_.push_back(makeEndpointSliceController(c, o));
+  controllers_.push_back(makeEndpointSliceMirroringController(c, o));
 }
 
 ControllerManager::~ControllerManager() { stop(); }

@@ -179,6 +179,9 @@ RuleSet baseRules(const ProxyOptions& o) {
   nat("K1S-POSTROUTING", comment("k1s service traffic requiring SNAT") + " -j MASQUERADE --random-fully");
 
   filter("K1S-FORWARD", "-m conntrack --ctstate INVALID -j DROP");
+  if (!o.podEgress)  // nothing from a pod leaves through another interface, not even un-NATed (DESIGN rule 8)
+    filter("K1S-FORWARD", "-s " + o.clusterCIDR + " ! -o " + o.bridge + " " + comment("k1s pods have no egress") +
+                              " -j REJECT --reject-with icmp-net-unreachable");
   filter("K1S-FORWARD", comment("k1s forwarding rules") + " -m mark --mark " + kMasqMark + " -j ACCEPT");
   filter("K1S-FORWARD", comment("k1s cluster traffic") + " -s " + o.clusterCIDR + " -j ACCEPT");
   filter("K1S-FORWARD", comment("k1s cluster traffic") + " -d " + o.clusterCIDR + " -j ACCEPT");
