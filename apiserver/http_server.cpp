@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "apiserver/discovery.h"
+#include "common/byte_stream.h"
 #include "apiserver/http_resources.h"
 #include "apiserver/http_util.h"
 #include "apiserver/schema.h"
@@ -171,6 +172,7 @@ void ApiServer::start() {
 void ApiServer::stop() {
   if (!impl_ || !impl_->running) return;
   impl_->running = false;
+  shutdownTakenOverConnections();  // port-forwards and execs hold handler threads stop() waits for
   impl_->srv->stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cerrno>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 
 #include "common/byte_stream.h"
@@ -31,15 +32,32 @@ namespace k1s {
 
 namespace {
 
+class TlsServerStream;
+// Every taken-over connection, so that the API server's stop can end them:
+// cpp-httplib's stop waits for its handler threads, and a port-forward or an
+// exec holds one for as long as the client keeps it open.
+std::mutex gLiveMu;
+std::set<TlsServerStream*> gLive;
+
 class TlsServerStream : public ByteStream {
  public:
   TlsServerStream(SSL* ssl, int fd) : ssl_(ssl), fd_(fd) {
+    {
+      std::lock_guard<std::mutex> l(gLiveMu);
+      gLive.insert(this);
+    }
     int fl = fcntl(fd_, F_GETFL);
     if (fl >= 0) fcntl(fd_, F_SETFL, fl | O_NONBLOCK);
     // A WANT_WRITE retry may come with the buffer at a new address (the caller's loop).
     SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   }
-  ~TlsServerStream() override { shutdown(); }
+  ~TlsServerStream() override {
+    {
+      std::lock_guard<std::mutex> l(gLiveMu);
+      gLive.erase(this);
+    }
+    shutdown();
+  }
 
   ssize_t read(void* buf, size_t n) override {
     for (;;) {
@@ -128,6 +146,11 @@ std::unique_ptr<ByteStream> takeOverConnection(const httplib::Request& req) {
   int fd = SSL_get_fd(ssl);
   if (fd < 0) throw std::runtime_error("upgrade: the TLS connection has no socket");
   return std::make_unique<TlsServerStream>(ssl, fd);
+}
+
+void shutdownTakenOverConnections() {
+  std::lock_guard<std::mutex> l(gLiveMu);
+  for (auto* s : gLive) s->shutdown();
 }
 
 bool sendSwitchingProtocols(ByteStream& s, const std::vector<std::pair<std::string, std::string>>& headers) {

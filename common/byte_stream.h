@@ -35,6 +35,10 @@ class ByteStream {
 // Throws std::runtime_error when the request did not come over TLS.
 std::unique_ptr<ByteStream> takeOverConnection(const httplib::Request& req);
 
+// Ends every connection taken over so far (the API server's stop: a client
+// holding a port-forward open must not keep the daemon from exiting).
+void shutdownTakenOverConnections();
+
 // Writes "HTTP/1.1 101 Switching Protocols" with these headers.
 bool sendSwitchingProtocols(ByteStream& s, const std::vector<std::pair<std::string, std::string>>& headers);
 
