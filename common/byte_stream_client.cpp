@@ -1,9 +1,5 @@
 // dialTls: the client end of an upgraded connection (k1s exec/attach/port-forward).
-//
-// One SSL object is shared by a reader thread and writer threads. OpenSSL does
-// not allow concurrent calls on one SSL, so every SSL call holds sslMu_ and the
-// socket is non-blocking: a call that would block releases the lock and waits
-// in poll(), letting the other direction proceed meanwhile.
+// The reading and writing is common/tls_stream.h's.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -26,6 +22,7 @@
 #include <stdexcept>
 
 #include "common/byte_stream.h"
+#include "common/tls_stream.h"
 
 namespace k1s {
 
@@ -84,90 +81,18 @@ int connectTcp(const std::string& host, int port) {
   return fd;
 }
 
-class TlsClientStream : public ByteStream {
+// The dialled connection owns its SSL, context and socket.
+class TlsClientStream : public TlsStream {
  public:
-  TlsClientStream(SSL_CTX* ctx, SSL* ssl, int fd) : ctx_(ctx), ssl_(ssl), fd_(fd) {}
+  TlsClientStream(SSL_CTX* ctx, SSL* ssl, int fd) : TlsStream(ssl, fd), ctx_(ctx) {}
   ~TlsClientStream() override {
     SSL_free(ssl_);
     SSL_CTX_free(ctx_);
     ::close(fd_);
   }
 
-  ssize_t read(void* buf, size_t n) override {
-    for (;;) {
-      if (closed_) return 0;
-      int err;
-      {
-        std::lock_guard<std::mutex> l(sslMu_);
-        int r = SSL_read(ssl_, buf, static_cast<int>(std::min<size_t>(n, 1 << 30)));
-        if (r > 0) return r;
-        err = SSL_get_error(ssl_, r);
-      }
-      if (err == SSL_ERROR_ZERO_RETURN) return 0;
-      if (err == SSL_ERROR_WANT_READ) {
-        if (!waitFor(POLLIN)) return 0;
-      } else if (err == SSL_ERROR_WANT_WRITE) {
-        if (!waitFor(POLLOUT)) return 0;
-      } else {
-        ERR_clear_error();
-        return closed_ ? 0 : -1;
-      }
-    }
-  }
-
-  bool writeAll(const void* buf, size_t n) override {
-    std::lock_guard<std::mutex> whole(writeMu_);  // whole writes never interleave
-    const char* p = static_cast<const char*>(buf);
-    while (n > 0) {
-      if (closed_) return false;
-      int err;
-      {
-        std::lock_guard<std::mutex> l(sslMu_);
-        int w = SSL_write(ssl_, p, static_cast<int>(std::min<size_t>(n, 1 << 30)));
-        if (w > 0) {
-          p += w;
-          n -= static_cast<size_t>(w);
-          continue;
-        }
-        err = SSL_get_error(ssl_, w);
-      }
-      if (err == SSL_ERROR_WANT_WRITE) {
-        if (!waitFor(POLLOUT)) return false;
-      } else if (err == SSL_ERROR_WANT_READ) {
-        if (!waitFor(POLLIN)) return false;
-      } else {
-        ERR_clear_error();
-        return false;
-      }
-    }
-    return true;
-  }
-
-  void shutdown() override {
-    if (closed_.exchange(true)) return;
-    {
-      std::lock_guard<std::mutex> l(sslMu_);
-      SSL_shutdown(ssl_);  // close_notify; non-blocking, best effort
-    }
-    ::shutdown(fd_, SHUT_RDWR);  // wakes a reader or writer in poll()
-  }
-
  private:
-  bool waitFor(short events) {
-    pollfd p{fd_, events, 0};
-    while (!closed_) {
-      int r = poll(&p, 1, 1000);
-      if (r > 0) return true;  // ready, or an error the next SSL call reports
-      if (r < 0 && errno != EINTR) return false;
-    }
-    return false;
-  }
-
   SSL_CTX* ctx_;
-  SSL* ssl_;
-  int fd_;
-  std::mutex sslMu_, writeMu_;
-  std::atomic<bool> closed_{false};
 };
 
 }  // namespace
