@@ -16,6 +16,11 @@ TlsStream::TlsStream(SSL* ssl, int fd) : ssl_(ssl), fd_(fd) {
   if (fl >= 0) fcntl(fd_, F_SETFL, fl | O_NONBLOCK);
   // A WANT_WRITE retry may come with the buffer at a new address (the caller's loop).
   SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Without read-ahead OpenSSL reads every record with two read(2)s (its 5-byte
+  // header, then its body); with it, one read takes whatever the socket holds
+  // (up to the record buffer) and later SSL_read calls are served from memory.
+  // Safe on a taken-over connection: cpp-httplib left no bytes outside the SSL.
+  SSL_set_read_ahead(ssl_, 1);
 }
 
 ssize_t TlsStream::read(void* buf, size_t n) {

@@ -188,19 +188,24 @@ ServerHandshake negotiate(const UpgradeRequest& r, const std::vector<std::string
 // ---- frames ----------------------------------------------------------------
 
 std::string encodeFrame(Opcode op, const void* data, size_t n, bool fin, bool mask) {
+  return encodeFrame(op, nullptr, 0, data, n, fin, mask);
+}
+
+std::string encodeFrame(Opcode op, const void* prefix, size_t pn, const void* data, size_t n, bool fin, bool mask) {
+  const size_t total = pn + n;
   std::string f;
-  f.reserve(n + 14);
+  f.reserve(total + 14);
   f.push_back(static_cast<char>((fin ? 0x80 : 0) | static_cast<uint8_t>(op)));
   uint8_t maskBit = mask ? 0x80 : 0;
-  if (n < 126) {
-    f.push_back(static_cast<char>(maskBit | n));
-  } else if (n <= 0xFFFF) {
+  if (total < 126) {
+    f.push_back(static_cast<char>(maskBit | total));
+  } else if (total <= 0xFFFF) {
     f.push_back(static_cast<char>(maskBit | 126));
-    f.push_back(static_cast<char>(n >> 8));
-    f.push_back(static_cast<char>(n & 0xFF));
+    f.push_back(static_cast<char>(total >> 8));
+    f.push_back(static_cast<char>(total & 0xFF));
   } else {
     f.push_back(static_cast<char>(maskBit | 127));
-    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((static_cast<uint64_t>(n) >> (8 * i)) & 0xFF));
+    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((static_cast<uint64_t>(total) >> (8 * i)) & 0xFF));
   }
   unsigned char key[4] = {0, 0, 0, 0};
   if (mask) {
@@ -208,8 +213,9 @@ std::string encodeFrame(Opcode op, const void* data, size_t n, bool fin, bool ma
     f.append(reinterpret_cast<char*>(key), 4);
   }
   size_t start = f.size();
-  f.append(static_cast<const char*>(data), n);
-  if (mask) applyMask(f.data() + start, n, key);
+  if (pn) f.append(static_cast<const char*>(prefix), pn);
+  if (n) f.append(static_cast<const char*>(data), n);
+  if (mask) applyMask(f.data() + start, total, key);
   return f;
 }
 
@@ -284,6 +290,11 @@ bool Connection::sendFrame(Opcode op, const void* data, size_t n) {
 bool Connection::send(Opcode type, const void* data, size_t n) {
   if (closeSent_) return false;
   return sendFrame(type, data, n);
+}
+
+bool Connection::send(Opcode type, const void* prefix, size_t pn, const void* data, size_t n) {
+  if (closeSent_) return false;
+  return stream_->writeAll(encodeFrame(type, prefix, pn, data, n, true, role_ == Role::Client));
 }
 
 bool Connection::ping(const std::string& payload) {

@@ -72,6 +72,9 @@ struct Frame {
 
 // Encodes one frame; with mask (client to server) a fresh random key is used.
 std::string encodeFrame(Opcode op, const void* data, size_t n, bool fin, bool mask);
+// The same with a payload of `prefix` followed by `data`, built in one buffer
+// (a channel byte and its bytes without an intermediate copy).
+std::string encodeFrame(Opcode op, const void* prefix, size_t pn, const void* data, size_t n, bool fin, bool mask);
 
 // Incremental decoder. Role decides which masking the peer must use: a server
 // rejects unmasked frames, a client rejects masked ones.
@@ -114,6 +117,8 @@ class Connection {
   bool read(Message& m);
   // Any thread; each call is one whole frame on the wire. False once closed.
   bool send(Opcode type, const void* data, size_t n);
+  // One frame whose payload is prefix + data (e.g. a channel byte and the channel's bytes).
+  bool send(Opcode type, const void* prefix, size_t pn, const void* data, size_t n);
   bool sendBinary(const std::string& s) { return send(Opcode::Binary, s.data(), s.size()); }
   bool sendText(const std::string& s) { return send(Opcode::Text, s.data(), s.size()); }
   bool ping(const std::string& payload = "");

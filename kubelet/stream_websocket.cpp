@@ -113,11 +113,7 @@ class ChannelSession {
   // "channel is open" signal clients wait for).
   bool send(unsigned char ch, const char* d, size_t n) {
     if (base64_) return c_->sendText(std::string(1, static_cast<char>('0' + ch)) + base64Encode(d, n));
-    std::string msg;
-    msg.reserve(n + 1);
-    msg.push_back(static_cast<char>(ch));
-    msg.append(d, n);
-    return c_->sendBinary(msg);
+    return c_->send(ws::Opcode::Binary, &ch, 1, d, n);  // channel byte + data framed in one buffer
   }
 
   // Port-forward: a data channel (even number) the pod finished sending on.
