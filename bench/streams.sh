@@ -4,7 +4,8 @@
 # trip p50 (hyperfine; target <= 30 ms). The daemon runs in private net/mount/pid namespaces
 # (bench/streams.py re-execs itself under unshare) and is stopped with --cleanup-on-exit.
 # Needs root, wrk and hyperfine (scripts/install-deps.sh bench), a built k1s and lab images
-# (K1S_BIN, default build/k1s; images next to it). D=seconds per wrk run, N=hyperfine runs.
+# (K1S_BIN, default build/k1s; images next to it). D=seconds per wrk run, N=hyperfine runs,
+# ONLY=portforward|exec runs one half.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export K1S_BIN=${K1S_BIN:-$here/../build/k1s}
