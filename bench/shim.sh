@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Private memory (USS = Private_Clean + Private_Dirty of /proc/PID/smaps_rollup) of one idle
-# `k1s shim` (the k1s binary re-exec'd, holding a container running `sleep`), against anchors
+# k1s shim (the small static executable the kubelet runs, written by `k1s shim install`, holding a
+# container running `sleep`); also its RSS, which counts its shared pages too, against anchors
 # measured in the same run: a plain `sleep` process (coreutils) and the container's own busybox
 # `sleep`. Target: the shim ≤ 1 MB (1024 KiB).
 #
@@ -23,6 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+SHIM=$("$K1S" shim install "$tmp/bin") || { echo "shim.sh: k1s shim install failed" >&2; exit 1; }
 rootfs=$tmp/rootfs
 mkdir -p "$rootfs"/{bin,proc,dev,sys,tmp,etc} "$tmp/logs"
 cp /bin/busybox "$rootfs/bin/busybox"
@@ -32,7 +34,7 @@ for a in sh sleep; do ln -s busybox "$rootfs/bin/$a"; done
 # print one "shim <kB>", "workload <kB>" line per shim and one "sleep <kB>" line per anchor.
 inner='
 set -euo pipefail
-K1S=$1 tmp=$2 rootfs=$3 cg=$4 n=$5
+SHIM=$1 tmp=$2 rootfs=$3 cg=$4 n=$5
 ip link set lo up
 uss() { awk "/^Private_(Clean|Dirty):/ {s += \$2} END {print s}" /proc/$1/smaps_rollup; }
 for i in $(seq 1 "$n"); do
@@ -41,7 +43,7 @@ for i in $(seq 1 "$n"); do
   printf "{\"id\":\"c%s\",\"lowerDirs\":[\"%s\"],\"args\":[\"sleep\",\"3600\"],\"env\":[\"PATH=/bin\"],\"hostname\":\"bench\",\"cgroupPath\":\"%s/c%s\",\"logPath\":\"%s/logs/c%s.log\"}" \
     "$i" "$rootfs" "$cg" "$i" "$tmp" "$i" >"$d/spec.json"
   exec 3>"$d/ready"
-  "$K1S" shim run "$d" 3
+  "$SHIM" shim run "$d" 3
   exec 3>&-
   for _ in $(seq 1 250); do grep -q . "$d/ready" && break; sleep 0.02; done  # the detached shim reports
   grep -q "\"pid\"" "$d/ready" || { echo "shim $i did not start: $(cat "$d/ready" "$d/shim.log" 2>/dev/null)" >&2; exit 1; }
@@ -53,6 +55,7 @@ for i in $(seq 1 "$n"); do
   shim=$(sed -E "s/.*\"shimPid\":([0-9]+).*/\\1/" <<<"$st")
   wl=$(sed -E "s/.*\"pid\":([0-9]+).*/\\1/" <<<"$st")
   echo "shim $(uss "$shim")"
+  echo "shimrss $(awk "/^Rss:/ {print \$2}" /proc/$shim/smaps_rollup)"
   echo "workload $(uss "$wl")"
 done
 for p in "${anchors[@]}"; do echo "sleep $(uss "$p")"; done
@@ -64,7 +67,7 @@ for i in $(seq 1 "$n"); do
   for _ in $(seq 1 100); do [[ -e $tmp/c$i/exit.json ]] && break; sleep 0.02; done
 done
 '
-out=$(unshare --net --mount --pid --fork --mount-proc bash -c "$inner" shim-bench "$K1S" "$tmp" "$rootfs" "$cgname" "$N")
+out=$(unshare --net --mount --pid --fork --mount-proc bash -c "$inner" shim-bench "$SHIM" "$tmp" "$rootfs" "$cgname" "$N")
 
 stats() {  # kB on stdin -> "min median max" in KiB
   sort -n | awk '{a[NR]=$1} END {m = NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%8d %8d %8d", a[1], m, a[NR]}'
@@ -74,3 +77,4 @@ printf '%-40s %5s %8s %8s %8s\n' "idle process USS (KiB)" n min median max
 row sleep "coreutils sleep (anchor)"
 row workload "busybox sleep in the container (anchor)"
 row shim "k1s shim (target <= 1024)"
+row shimrss "k1s shim RSS (shared pages included)"

@@ -77,6 +77,31 @@ std::optional<int64_t> num(const Json& o, const char* k) {
   return std::nullopt;
 }
 
+// Events raised during a pod's sync are recorded after its status write: a starting pod reports
+// Running without first waiting for its Pulled/Created/Started event writes (kubelet's recorder is
+// asynchronous too). Their order is kept. A sync runs on one worker thread, hence thread_local;
+// events from probe and terminator threads are recorded at once.
+struct DeferredEvent {
+  Json pod;
+  std::string type, reason, message;
+};
+thread_local std::vector<DeferredEvent>* tDeferredEvents = nullptr;
+
+class DeferEvents {
+ public:
+  explicit DeferEvents(EventRecorder& r) : recorder_(r) { tDeferredEvents = &events_; }
+  ~DeferEvents() {
+    tDeferredEvents = nullptr;
+    for (auto& e : events_) recorder_.record(e.pod, e.type, e.reason, e.message);  // never throws
+  }
+  DeferEvents(const DeferEvents&) = delete;
+  DeferEvents& operator=(const DeferEvents&) = delete;
+
+ private:
+  EventRecorder& recorder_;
+  std::vector<DeferredEvent> events_;
+};
+
 }  // namespace
 
 // A hostNetwork pod sees the node's host name, like kubelet's; others their own.
@@ -85,7 +110,8 @@ std::string Kubelet::Impl::hostnameOf(const Json& pod) const {
 }
 
 void Kubelet::Impl::event(const Json& pod, const std::string& type, const std::string& reason, const std::string& msg) {
-  events.record(pod, type, reason, msg);
+  if (tDeferredEvents) tDeferredEvents->push_back({pod, type, reason, msg});
+  else events.record(pod, type, reason, msg);
 }
 
 EnvContext Kubelet::Impl::envContext(const PodRuntime& pr, const Json& pod) {
@@ -400,6 +426,7 @@ void Kubelet::Impl::syncContainer(PodRuntime& pr, const Json& pod, const Json& s
 }
 
 void Kubelet::Impl::syncPod(PodRuntime& pr, const Json& pod) {
+  DeferEvents deferEvents(events);  // recorded when this sync ends, after the status write
   pr.pod = pod;
   // Container bookkeeping follows the spec (names are immutable, but adopt the first time).
   for (const char* list : {"initContainers", "containers"})

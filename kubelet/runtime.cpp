@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 
 #include "common/log.h"
 #include "kubelet/cgroups.h"
+#include "kubelet/shim_binary.h"
 #include "kubelet/shim_internal.h"
 
 extern char** environ;
@@ -121,6 +123,19 @@ bool isNsfs(const std::string& path) {
 Runtime::Runtime(std::string stateRoot, std::string shimExe, std::string cgroupRoot)
     : stateRoot_(std::move(stateRoot)), shimExe_(std::move(shimExe)), cgroupRoot_(std::move(cgroupRoot)) {
   mkdirAll(stateRoot_, 0711);
+  // The small static shim next to the state root (<run-dir>/shim); the re-exec'd k1s binary
+  // stays the fallback when it cannot be written or the run dir does not allow exec.
+  size_t slash = stateRoot_.find_last_of('/');
+  std::string runDir = slash == std::string::npos ? "." : stateRoot_.substr(0, slash);
+  try {
+    std::string exe = installEmbeddedShim(runDir + "/shim");
+    struct statvfs vfs;
+    if (!exe.empty() && statvfs(exe.c_str(), &vfs) == 0 && !(vfs.f_flag & ST_NOEXEC)) shimExe_ = exe;
+    else if (!exe.empty()) LOGW("runtime", "run dir is mounted noexec: shims run as the k1s binary " << shimExe_);
+  } catch (const std::exception& e) {
+    LOGW("runtime", "cannot write the shim executable (" << e.what() << "): shims run as the k1s binary " << shimExe_);
+  }
+  LOGV(2, "runtime", "shim executable " << shimExe_);
 }
 
 // <cgroupRoot>/<cgroupParent>/<id>; a parent that already starts with the root is not doubled.

@@ -1,8 +1,10 @@
-// The container runtime: one `k1s shim` process per container (DESIGN rule 5).
-// The daemon never forks itself; it re-execs its own binary as the shim, which
-// sets up namespaces, the root filesystem and cgroups, execs the workload,
-// reaps it, writes the exit status and the CRI-format log. Shims outlive a
-// daemon restart and are re-adopted from their state directories.
+// The container runtime: one shim process per container (DESIGN rule 5).
+// The daemon never forks itself; it spawns the shim executable: the small static
+// k1s-shim embedded in k1s and written to <run-dir>/shim (shim_binary.h), or the
+// k1s binary itself (`k1s shim`) as a fallback. The shim sets up namespaces, the
+// root filesystem and cgroups, execs the workload, reaps it, writes the exit
+// status and the CRI-format log. Shims outlive a daemon restart and are
+// re-adopted from their state directories.
 #pragma once
 #include <optional>
 #include <string>
@@ -57,7 +59,8 @@ struct SandboxSpec {
 
 class Runtime {
  public:
-  // stateRoot: <run-dir>/containers; shimExe: /proc/self/exe of the daemon.
+  // stateRoot: <run-dir>/containers; shimExe: the k1s binary, used when the embedded shim
+  // executable cannot be written next to stateRoot (<run-dir>/shim).
   Runtime(std::string stateRoot, std::string shimExe, std::string cgroupRoot = "k1s");
   // The pod sandbox: shared IPC and UTS namespaces held open (bind-mounted) for the pod's containers.
   void createSandbox(const SandboxSpec& s, std::string& ipcnsPath, std::string& utsnsPath);

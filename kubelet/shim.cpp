@@ -27,23 +27,24 @@
 #include "kubelet/shim_memory.h"
 
 namespace k1s {
+namespace shim {
 
-int runShim(int argc, char** argv) {
+int shimMain(int argc, char** argv) {
   if (argc >= 2) {
     std::string sub = argv[1];
-    if (sub == "run") return shim::shimRun(argc - 1, argv + 1);
-    if (sub == "exec") return shim::shimExec(argc - 1, argv + 1);
-    if (sub == "sandbox") return shim::shimSandbox(argc - 1, argv + 1);
+    if (sub == "run") return shimRun(argc - 1, argv + 1);
+    if (sub == "exec") return shimExec(argc - 1, argv + 1);
+    if (sub == "sandbox") return shimSandbox(argc - 1, argv + 1);
   }
   fprintf(stderr,
           "usage: k1s shim run <state-dir> <ready-fd|-> [--foreground]\n"
           "       k1s shim exec <state-dir> <tty 0|1> <env-json> -- <command...>\n"
           "       k1s shim sandbox <dir> <hostname>\n"
+          "       k1s shim install <dir>   (k1s only: writes the shim executable, prints its path)\n"
           "(started by the k1s kubelet; not meant to be run by hand)\n");
   return 2;
 }
 
-namespace shim {
 namespace {
 
 // Owns one fd; -1 when empty.

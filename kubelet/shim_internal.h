@@ -53,7 +53,9 @@ std::string lookPath(const std::string& file, const std::vector<std::string>& en
 // Applies identity and privileges (shared by the container's init and exec).
 void applyProcessIdentity(const ContainerSpec& c);
 
-// The shim's sub-commands.
+// The shim's sub-commands, and its entry point: argv[0] "shim", argv[1] the sub-command. Both the
+// small shim executable (shim_main/) and `k1s shim` (runShim) end here.
+int shimMain(int argc, char** argv);
 int shimRun(int argc, char** argv);      // shim run <stateDir> <readyFd>
 int shimExec(int argc, char** argv);     // shim exec <stateDir> <tty 0|1> <envJson> -- argv...
 int shimSandbox(int argc, char** argv);  // shim sandbox <dir> <hostname>

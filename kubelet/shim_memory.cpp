@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 
 namespace k1s::shim {
 namespace {
@@ -32,10 +33,25 @@ void dropRange(uintptr_t lo, uintptr_t hi) {
   if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
 
+// The executable's read-only segments (code, constants) are mapped from its file and never
+// written: dropping them costs nothing but a re-read of the few pages the monitor loop runs. They
+// matter for the static shim, whose pages no other process shares (USS) until a second shim runs.
+void dropReadOnlySegments(const dl_phdr_info* info, uintptr_t page) {
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || (ph.p_flags & PF_W)) continue;
+    // Whole pages only: a page shared with a neighbouring (writable) segment stays.
+    uintptr_t lo = (info->dlpi_addr + ph.p_vaddr + page - 1) & ~(page - 1);
+    uintptr_t hi = (info->dlpi_addr + ph.p_vaddr + ph.p_memsz) & ~(page - 1);
+    dropRange(lo, hi);
+  }
+}
+
 int dropWritableSegments(dl_phdr_info* info, size_t, void*) {
-  // "" is the k1s binary itself; the vDSO has no writable segment.
-  if (!info->dlpi_name || !*info->dlpi_name || keptLibrary(info->dlpi_name)) return 0;
   const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  // "" is the executable itself (the static shim, or k1s); the vDSO has no writable segment.
+  if (info->dlpi_name && !*info->dlpi_name) dropReadOnlySegments(info, page);
+  if (!info->dlpi_name || !*info->dlpi_name || keptLibrary(info->dlpi_name)) return 0;
   uintptr_t dynLo = 0, dynHi = 0;
   for (int i = 0; i < info->dlpi_phnum; i++)
     if (info->dlpi_phdr[i].p_type == PT_DYNAMIC) {
