@@ -3,7 +3,7 @@
 # Idempotent and quick when everything is present: apt runs only for what is missing.
 set -euo pipefail
 BUILD_PKGS="busybox-static cmake g++ ninja-build pkg-config libsqlite3-dev libcpp-httplib-dev nlohmann-json3-dev
-  libnl-3-dev libnl-route-3-dev doctest-dev libyaml-cpp-dev libssl-dev libarchive-dev zlib1g-dev"
+  libnl-3-dev libnl-route-3-dev doctest-dev libyaml-cpp-dev libssl-dev libarchive-dev libzstd-dev libacl1-dev zlib1g-dev"
 RUN_PKGS="iptables iproute2 conntrack curl ca-certificates"
 TEST_PKGS="python3-kubernetes python3-yaml busybox-static umoci skopeo crun chromium"
 # bench/: load generators and the reference servers the benchmarks measure against
