@@ -19,11 +19,11 @@ namespace k1s {
 
 namespace {
 
-// A burst of events (a rollout, a scale) becomes one sync, but a lone change
-// is applied at once: the first event after a quiet period waits only this.
-constexpr auto kFirstDelay = std::chrono::milliseconds(1);
-// Between two syncs at least this much time passes.
-constexpr auto kMinInterval = std::chrono::milliseconds(10);
+// A lone change is applied at once (no debounce): with the long-lived
+// iptables-restore child a small sync costs about a millisecond. Bursts still
+// coalesce: events that arrive while a sync runs become one next sync, which
+// starts at least this long after the previous one ended.
+constexpr auto kMinInterval = std::chrono::milliseconds(2);
 
 }  // namespace
 
@@ -102,8 +102,7 @@ struct ServiceProxy::Impl {
       cv.wait_until(l, syncer.nextFullSync(), [&] { return dirty || stopping; });
       if (stopping) return;
       l.unlock();
-      auto earliest = std::max(std::chrono::steady_clock::now() + kFirstDelay, lastSync + kMinInterval);
-      std::this_thread::sleep_until(earliest);
+      if (std::chrono::steady_clock::now() < lastSync + kMinInterval) std::this_thread::sleep_until(lastSync + kMinInterval);
       l.lock();
       dirty = false;
       l.unlock();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "netproxy/proxy.h"
+#include "netproxy/proxy_restore.h"
 #include "netproxy/proxy_rules.h"
 
 namespace k1s {
@@ -24,7 +25,8 @@ struct SyncResult {
   bool ok = true;
   bool full = false;
   SyncPlan plan;                 // what was written (text empty: nothing changed)
-  double restoreMs = 0;          // time spent in iptables-restore
+  double restoreMs = 0;          // time spent applying the text (a long-lived child: no process start-up)
+  double jumpsMs = 0;            // time spent checking the built-in chains' jumps (full syncs)
   size_t conntrackDeletes = 0;   // conntrack -D invocations
   std::string error;
 };
@@ -45,6 +47,9 @@ class RuleSyncer {
   void ensureJumps();
 
   ProxyOptions o_;
+  RestoreSession restore_;             // the long-lived iptables-restore child (partial syncs)
+  RestoreSession oneShot_{{"iptables-restore", "-w", "5", "--noflush"},
+                          RestoreSession::Mode::OneShot};  // full syncs, clean-up
   IncrementalRules rules_;             // what the last successful sync left in the kernel
   std::set<std::string> existing_;     // leftover K1S chains ("table/chain") the next full sync deletes
   std::vector<ProxyServicePort> ports_;  // as of the last successful sync (for conntrack)
