@@ -59,7 +59,8 @@ cpu_apply=$(awk "{print int((\$1 + \$2) * 1000)}" "$dir/apply.time")
 rss=0 pss=0 n=0
 if [[ $measure_mem == 1 ]]; then
   sleep 2  # the lab running, start-up work settled
-  for p in $server $(pgrep -f "^$K1S shim" || true); do
+  # Shims: the static executable the kubelet writes (<run-dir>/shim/k1s-shim-<hash>), or `k1s shim`.
+  for p in $server $(pgrep -f "(^$K1S shim|/k1s-shim-[0-9a-f]+)" || true); do
     [[ -r /proc/$p/smaps_rollup ]] || continue
     [[ $p == "$server" ]] || n=$((n + 1))
     rss=$((rss + $(awk "/^VmRSS:/ {print \$2}" /proc/$p/status)))
