@@ -46,6 +46,12 @@ void mountOverlay(const ContainerSpec& c, const std::string& stateDir, const std
   shim::mkdirAll(rootfs);
   std::string opts = "lowerdir=" + lower + ",upperdir=" + stateDir + "/upper,workdir=" + stateDir + "/work";
   if (opts.size() >= 4000) throw std::runtime_error("overlay options exceed one page (too many or too long layer paths)");
+  // volatile: no sync of the upper file system, above all the journal commit and disk flush a
+  // writable overlay otherwise forces when its last mount goes at the container's exit. The upper
+  // dir is this container instance's alone and is deleted with it, so nothing needs to survive a
+  // host crash (a restarted container is a new instance with a new upper dir). Kernels before
+  // 5.10 do not know the option.
+  if (mount("overlay", rootfs.c_str(), "overlay", 0, (opts + ",volatile").c_str()) == 0) return;
   doMount("overlay", rootfs, "overlay", 0, opts);
 }
 
