@@ -271,6 +271,9 @@ int shimRun(int argc, char** argv) {
   if (pipe2(ep, O_CLOEXEC) < 0) return fail(errnoText("pipe"));
   Fd errRead(ep[0]), errWrite(ep[1]);
   init.errFd = errWrite.fd;
+  if (pipe2(ep, O_CLOEXEC) < 0) return fail(errnoText("pipe"));
+  Fd joinedRead(ep[0]), joinedWrite(ep[1]);
+  init.cgroupJoinedFd = joinedRead.fd;
 
   // Children of this process start in a new pid namespace: the workload is its pid 1.
   if (unshare(CLONE_NEWPID) < 0) return fail(errnoText("unshare pid namespace"));
@@ -278,8 +281,20 @@ int shimRun(int argc, char** argv) {
   if (pid < 0) return fail(errnoText("fork"));
   if (pid == 0) {
     if (readyFd >= 0) close(readyFd);
+    close(joinedWrite.fd);  // the init must see EOF when the shim gives up
     containerInit(init);
   }
+  // The init sets up its root file system meanwhile and waits for this before it execs.
+  joinedRead.reset();
+  std::string joinErr;
+  try {
+    Cgroups(init.cgroupPath).join(pid);
+    char one = 1;
+    if (write(joinedWrite.fd, &one, 1) != 1) joinErr = errnoText("signal the container's init");
+  } catch (const std::exception& e) {
+    joinErr = e.what();
+  }
+  joinedWrite.reset();
   errWrite.reset();
   consoleW.reset();
   if (c.tty) {
@@ -291,9 +306,13 @@ int shimRun(int argc, char** argv) {
   inFd.reset();
   if (!c.tty) fifo.reset();  // the workload holds it as stdin
   std::string startErr = readAll(errRead.fd);
+  if (startErr.empty() && !joinErr.empty()) {  // cannot happen: the init fails without the byte
+    kill(pid, SIGKILL);
+    startErr = "cgroups: " + joinErr;
+  }
   if (!startErr.empty()) {
     waitpid(pid, nullptr, 0);
-    return fail(startErr);
+    return fail(startErr.find("cgroups: the shim could not") == 0 && !joinErr.empty() ? "cgroups: " + joinErr : startErr);
   }
   Json state = {{"shimPid", getpid()},
                 {"shimStartTime", procStartTime(getpid())},

@@ -102,7 +102,7 @@ void applyProcessIdentity(const ContainerSpec& c) {
 [[noreturn]] void containerInit(const ContainerInit& in) {
   const ContainerSpec& c = in.spec;
   try {
-    Cgroups(in.cgroupPath).join(0);
+    if (in.cgroupJoinedFd < 0) Cgroups(in.cgroupPath).join(0);
     if (!c.netnsPath.empty()) joinPath(c.netnsPath, CLONE_NEWNET, "network");
     if (!c.ipcnsPath.empty()) joinPath(c.ipcnsPath, CLONE_NEWIPC, "ipc");
     if (!c.utsnsPath.empty()) joinPath(c.utsnsPath, CLONE_NEWUTS, "uts");
@@ -114,6 +114,14 @@ void applyProcessIdentity(const ContainerSpec& c) {
     setupRootfs(c, in.stateDir);
     if (chdir(c.workingDir.empty() ? "/" : c.workingDir.c_str()) < 0)
       throw std::runtime_error(errnoText("chdir to cwd (\"" + c.workingDir + "\") set in config.json failed"));
+    if (in.cgroupJoinedFd >= 0) {  // nothing of the workload may run outside its cgroup
+      char joined = 0;
+      ssize_t n;
+      while ((n = read(in.cgroupJoinedFd, &joined, 1)) < 0 && errno == EINTR) {
+      }
+      if (n != 1) throw std::runtime_error("cgroups: the shim could not move the container into its cgroup");
+      close(in.cgroupJoinedFd);
+    }
     int fds[3] = {in.stdinFd, in.stdoutFd, in.stderrFd};
     if (c.tty) {
       // The pty slave becomes the controlling terminal of a new session, as a login would have it.

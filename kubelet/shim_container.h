@@ -13,6 +13,10 @@ struct ContainerInit {
   int stdinFd = -1, stdoutFd = -1, stderrFd = -1;  // unused with tty
   int consoleSock = -1;  // tty: the init allocates a pty in the container's devpts and sends the master here
   int errFd = -1;                                  // close-on-exec; receives the start error
+  // Read end of a pipe: one byte once the shim has moved this process into its cgroup, so that the
+  // move (on cgroup v1 it can wait a whole RCU grace period) overlaps the rootfs set-up. -1: the
+  // init joins the cgroup itself.
+  int cgroupJoinedFd = -1;
 };
 
 // Runs in the forked child: never returns (execs the workload or writes the error and exits 127).
