@@ -108,6 +108,7 @@ sqlite3_stmt* Store::stmt(const char* sql) {
 void Store::load() {
   sqlite3_stmt* s = stmt("SELECT value FROM meta WHERE key='revision'");
   if (sqlite3_step(s) == SQLITE_ROW) rv_ = sqlite3_column_int64(s, 0);
+  sqlite3_reset(s);  // a statement left on a row would keep a read transaction open
   std::map<std::string, const ResourceInfo*> byName;
   for (auto& r : allResources()) byName[r.groupResource()] = &r;
   s = stmt("SELECT resource, namespace, name, rv, data FROM objects");
@@ -159,19 +160,21 @@ std::vector<ObjectPtr> Store::list(const ResourceInfo& r, const std::string& ns,
   return out;
 }
 
+// BEGIN, COMMIT and ROLLBACK run as prepared statements: sqlite3_exec would compile
+// them again on every write.
 void Store::begin() {
-  exec("BEGIN IMMEDIATE");
+  check(sqlite3_step(stmt("BEGIN IMMEDIATE")), db_, "begin");
   pendingRv_ = rv_;
 }
 
 void Store::rollback() {
-  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (!sqlite3_get_autocommit(db_)) sqlite3_step(stmt("ROLLBACK"));
   pendingRv_ = rv_;
 }
 
 void Store::commit(Txn& t) {
   if (t.events_.empty()) {
-    exec("COMMIT");
+    check(sqlite3_step(stmt("COMMIT")), db_, "commit");
     return;
   }
   // The revision survives a restart as the highest rv of the rows (load() takes the max), so
@@ -182,7 +185,7 @@ void Store::commit(Txn& t) {
     sqlite3_bind_int64(s, 1, pendingRv_);
     check(sqlite3_step(s), db_, "revision");
   }
-  exec("COMMIT");
+  check(sqlite3_step(stmt("COMMIT")), db_, "commit");
   {
     std::unique_lock<std::shared_mutex> l(dataMu_);
     for (auto& e : t.events_) {
