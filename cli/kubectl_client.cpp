@@ -300,4 +300,27 @@ int RestClient::stream(const std::string& path, const std::string& accept,
   return status;
 }
 
+void RestClient::watch(const std::string& path, const std::string& accept,
+                       const std::function<bool(const std::string&, const Json&)>& onEvent) {
+  int status = 0;
+  std::string buffer, errorBody;
+  stream(
+      path, accept, [&](int s, const std::string&) { status = s; },
+      [&](const char* data, size_t len) {
+        if (status < 200 || status >= 300) {
+          errorBody.append(data, len);
+          return true;
+        }
+        buffer.append(data, len);
+        size_t nl;
+        while ((nl = buffer.find('\n')) != std::string::npos) {
+          Json ev = Json::parse(buffer.begin(), buffer.begin() + nl, nullptr, false);
+          buffer.erase(0, nl + 1);
+          if (ev.is_object() && !onEvent(ev.value("type", ""), ev.value("object", Json::object()))) return false;
+        }
+        return true;
+      });
+  throwForReply({status, errorBody, "application/json"});
+}
+
 }  // namespace k1s::cli

@@ -98,6 +98,10 @@ class RestClient {
   int stream(const std::string& path, const std::string& accept,
              const std::function<void(int status, const std::string& contentType)>& onStart,
              const std::function<bool(const char* data, size_t len)>& onData);
+  // Streams a watch: `onEvent` gets each event's type and object as its line arrives (lines that are
+  // not JSON objects are skipped) and returns false to stop. A non-2xx answer throws its Status.
+  void watch(const std::string& path, const std::string& accept,
+             const std::function<bool(const std::string& type, const Json& object)>& onEvent);
 
  private:
   std::unique_ptr<httplib::ClientImpl> connect(bool longRead);

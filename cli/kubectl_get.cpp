@@ -103,38 +103,18 @@ static void watchType(GetContext& c, const ApiResource& r, const std::string& ns
   if (long long t = parseDurationSeconds(c.k.args.get("request-timeout", "0")); t > 0)
     q.emplace_back("timeoutSeconds", std::to_string(t));
   q.emplace_back("watch", "true");
-  std::string buffer, errorBody;
-  int status = 0;
-  auto& out = c.k.out;
-  c.k.client().stream(
-      r.collectionPath(ns) + queryString(q), kTableAccept, [&](int s, const std::string&) { status = s; },
-      [&](const char* data, size_t len) {
-        if (status < 200 || status >= 300) {
-          errorBody.append(data, len);
-          return true;
-        }
-        buffer.append(data, len);
-        size_t nl;
-        while ((nl = buffer.find('\n')) != std::string::npos) {
-          std::string line = buffer.substr(0, nl);
-          buffer.erase(0, nl + 1);
-          Json ev = Json::parse(line, nullptr, false);
-          if (!ev.is_object()) continue;
-          std::string type = ev.value("type", "");
-          Json obj = ev.value("object", Json::object());
-          if (type == "ERROR") throw StatusError(obj.value("code", 500), obj);
-          if (type == "BOOKMARK") continue;
-          Json table = asTable(obj);
-          if (!table.value("columnDefinitions", Json::array()).empty()) columns = table["columnDefinitions"];
-          table["columnDefinitions"] = columns;
-          if (!headerPrinted && !c.k.args.flag("no-headers")) tw.add(tableHeader(table, opts));
-          headerPrinted = true;
-          for (auto& row : tableRows(table, opts)) tw.add(row);
-          tw.flush(out);
-        }
-        return true;
-      });
-  if (status < 200 || status >= 300) throwForReply({status, errorBody, "application/json"});
+  c.k.client().watch(r.collectionPath(ns) + queryString(q), kTableAccept, [&](const std::string& type, const Json& obj) {
+    if (type == "ERROR") throw StatusError(obj.value("code", 500), obj);
+    if (type == "BOOKMARK") return true;
+    Json table = asTable(obj);
+    if (!table.value("columnDefinitions", Json::array()).empty()) columns = table["columnDefinitions"];
+    table["columnDefinitions"] = columns;
+    if (!headerPrinted && !c.k.args.flag("no-headers")) tw.add(tableHeader(table, opts));
+    headerPrinted = true;
+    for (auto& row : tableRows(table, opts)) tw.add(row);
+    tw.flush(c.k.out);
+    return true;
+  });
 }
 
 static std::string noResourcesMessage(GetContext& c, const std::vector<TypeGroup>& groups) {

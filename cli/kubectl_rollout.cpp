@@ -119,47 +119,27 @@ int rolloutStatus(Kubectl& k, const Target& t) {
     std::vector<std::pair<std::string, std::string>> q = {{"fieldSelector", "metadata.name=" + t.name},
                                                           {"resourceVersion", rv}, {"watch", "true"}};
     if (left > 0) q.emplace_back("timeoutSeconds", std::to_string(left));
-    int status = 0;
     bool finished = false;
-    std::string buffer, errorBody, failure;
-    k.client().stream(
-        t.type->collectionPath(t.ns) + queryString(q), "application/json",
-        [&](int s, const std::string&) { status = s; },
-        [&](const char* data, size_t len) {
-          if (status < 200 || status >= 300) {
-            errorBody.append(data, len);
-            return true;
-          }
-          buffer.append(data, len);
-          size_t nl;
-          while ((nl = buffer.find('\n')) != std::string::npos) {
-            Json ev = Json::parse(buffer.substr(0, nl), nullptr, false);
-            buffer.erase(0, nl + 1);
-            if (!ev.is_object()) continue;
-            std::string type = ev.value("type", "");
-            Json obj = ev.value("object", Json::object());
-            if (type == "ERROR") {
-              rv.clear();  // expired: start over from a fresh list
-              return false;
-            }
-            if (type == "DELETED") {
-              failure = "error: object has been deleted";
-              return false;
-            }
-            if (type != "ADDED" && type != "MODIFIED") continue;
-            rv = metaOf(obj).value("resourceVersion", rv);
-            auto [l, ok] = statusLine(obj, wantRevision);
-            k.out << l << std::flush;
-            if (ok) {
-              finished = true;
-              return false;
-            }
-          }
-          return true;
-        });
+    std::string failure;
+    k.client().watch(t.type->collectionPath(t.ns) + queryString(q), "application/json",
+                     [&](const std::string& type, const Json& obj) {
+                       if (type == "ERROR") {
+                         rv.clear();  // expired: start over from a fresh list
+                         return false;
+                       }
+                       if (type == "DELETED") {
+                         failure = "error: object has been deleted";
+                         return false;
+                       }
+                       if (type != "ADDED" && type != "MODIFIED") return true;
+                       rv = metaOf(obj).value("resourceVersion", rv);
+                       auto [l, ok] = statusLine(obj, wantRevision);
+                       k.out << l << std::flush;
+                       finished = ok;
+                       return !ok;
+                     });
     if (!failure.empty()) throw CliError(failure);
     if (finished) return 0;
-    if (status < 200 || status >= 300) throwForReply({status, errorBody, "application/json"});
     if (rv.empty()) {
       Json again = k.client().get(path);
       rv = metaOf(again).value("resourceVersion", "");

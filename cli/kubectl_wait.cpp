@@ -101,39 +101,20 @@ bool watchUntil(Kubectl& k, const WaitTarget& t, std::string rv, const Check& ch
                                                           {"watch", "true"}};
     if (!rv.empty()) q.insert(q.begin() + 2, {"resourceVersion", rv});
     bool met = false, restart = false;
-    int status = 0;
-    std::string buffer, errorBody;
-    k.client().stream(
-        t.type->collectionPath(t.ns) + queryString(q), "application/json",
-        [&](int s, const std::string&) { status = s; },
-        [&](const char* data, size_t len) {
-          if (status < 200 || status >= 300) {
-            errorBody.append(data, len);
-            return true;
-          }
-          buffer.append(data, len);
-          size_t nl;
-          while ((nl = buffer.find('\n')) != std::string::npos) {
-            Json ev = Json::parse(buffer.substr(0, nl), nullptr, false);
-            buffer.erase(0, nl + 1);
-            if (!ev.is_object()) continue;
-            std::string type = ev.value("type", "");
-            Json obj = ev.value("object", Json::object());
-            if (type == "ERROR") {
-              restart = true;
-              return false;
-            }
-            rv = metaOf(obj).value("resourceVersion", rv);
-            if (type == "BOOKMARK") continue;
-            if (check(type == "DELETED" ? Json() : obj)) {
-              met = true;
-              return false;
-            }
-          }
-          return Clock::now() < deadline;
-        });
+    k.client().watch(t.type->collectionPath(t.ns) + queryString(q), "application/json",
+                     [&](const std::string& type, const Json& obj) {
+                       if (type == "ERROR") {
+                         restart = true;
+                         return false;
+                       }
+                       rv = metaOf(obj).value("resourceVersion", rv);
+                       if (type != "BOOKMARK" && check(type == "DELETED" ? Json() : obj)) {
+                         met = true;
+                         return false;
+                       }
+                       return Clock::now() < deadline;
+                     });
     if (met) return true;
-    if (status != 0 && (status < 200 || status >= 300)) throwForReply({status, errorBody, "application/json"});
     if (restart) {
       // The version expired: look again from a fresh read.
       auto reply = k.client().request("GET", t.type->itemPath(t.ns, t.name));
