@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -96,14 +98,6 @@ static double cpuSeconds(pid_t pid) {
   return double(ticks) / sysconf(_SC_CLK_TCK);
 }
 
-// CPU time the bench process (the clients) has used, in seconds: what the clients cost
-// on the same two cores, printed so that a slow client is seen, not blamed on the server.
-static double selfCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
 static bool phaseWanted(const char* phase) {
   const char* env = getenv("K1S_BENCH_PHASES");
   if (!env || !*env) return true;
@@ -158,7 +152,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string bin = argv[1], dir = argv[2];
-  const int port = 16443, threads = 4;
+  const int port = 16443, threads = 2, connections = 4;
   const char* secs = getenv("K1S_BENCH_SECONDS");
   const double phase = secs && atof(secs) > 0 ? atof(secs) : 3.0;  // seconds per throughput phase
 
@@ -212,54 +206,85 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::seconds(1));
   double idleCpuPerSec = cpuSeconds(pid) - idleCpu0;
 
-  // Runs `threads` clients calling one(c, t, i) until the phase ends; returns {requests/s, server us
-  // per request, client us per request}.
+  // A throughput phase is wrk (a C load generator: its own CPU per request is small, so the
+  // server, not the client, sets the rate on these two cores) with `threads` threads over as
+  // `connections` HTTPS keep-alive connections. Returns {requests/s, server us per request, client us per
+  // request}; any response but the expected one fails the bench.
   struct PhaseResult {
     double rate = 0, serverUs = 0, clientUs = 0;
   };
-  auto runPhase = [&](const char* name, auto one) {
-    std::atomic<long> done{0};
-    std::atomic<bool> stop{false};
-    std::vector<std::thread> ts;
+  auto runPhase = [&](const char* name, const std::string& path, const std::string& script) {
+    std::string lua = dir + "/" + name + ".lua";
+    std::ofstream(lua) << script;
+    std::string out = dir + "/" + name + ".out", secsS = std::to_string(int(phase + 0.5)),
+                ts = std::to_string(threads), cs = std::to_string(connections), auth = "Authorization: Bearer " + token,
+                url = "https://127.0.0.1:" + portS + path;
+    std::vector<std::string> args = {"wrk", "-t", ts, "-c", cs, "-d", secsS + "s", "-H", auth, "-s", lua, url};
+    std::vector<char*> av;
+    for (auto& a : args) av.push_back(a.data());
+    av.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     PhaseProfile prof(pid, name);
-    double cpu0 = cpuSeconds(pid), self0 = selfCpuSeconds();
+    double cpu0 = cpuSeconds(pid);
     auto t0 = Clock::now();
-    for (int t = 0; t < threads; ++t)
-      ts.emplace_back([&, t] {
-        auto c = client(port, token);
-        for (long i = 0; !stop; ++i)
-          if (one(*c, t, i)) ++done;
-      });
-    std::this_thread::sleep_for(std::chrono::duration<double>(phase));
-    stop = true;
-    for (auto& t : ts) t.join();
+    pid_t w;
+    if (posix_spawnp(&w, "wrk", &fa, nullptr, av.data(), environ) != 0) {
+      fprintf(stderr, "cannot run wrk (scripts/install-deps.sh bench installs it)\n");
+      exit(1);
+    }
+    int status = 0;
+    rusage ru{};
+    wait4(w, &status, 0, &ru);
     double secs = secondsSince(t0);
-    long n = std::max(1L, long(done));
+    std::ifstream f(out);
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto field = [&](const char* key) {
+      auto p = text.find(key);
+      return p == std::string::npos ? -1.0 : atof(text.c_str() + p + strlen(key));
+    };
+    // wrk prints "  12345 requests in 3.00s, ...": the count starts the line.
+    double requests = -1;
+    auto p = text.find(" requests in ");
+    if (p != std::string::npos) requests = atof(text.c_str() + text.rfind('\n', p) + 1);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || requests <= 0 || field("Non-2xx or 3xx responses: ") > 0 ||
+        text.find("Socket errors") != std::string::npos) {
+      fprintf(stderr, "wrk phase %s failed:\n%s\n", name, text.c_str());
+      exit(1);
+    }
     PhaseResult r;
-    r.rate = done / secs;
-    r.serverUs = (cpuSeconds(pid) - cpu0 - idleCpuPerSec * secs) / n * 1e6;
-    r.clientUs = (selfCpuSeconds() - self0) / n * 1e6;
+    r.rate = field("Requests/sec:");
+    r.serverUs = (cpuSeconds(pid) - cpu0 - idleCpuPerSec * secs) / requests * 1e6;
+    r.clientUs = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6) /
+                 requests * 1e6;
     return r;
   };
 
-  std::string payload(400, 'x');
-  auto createOne = [&](httplib::SSLClient& c, int t, long i) {
-    Json cm = {{"metadata", {{"name", "cm-" + std::to_string(t) + "-" + std::to_string(i)}}},
-               {"data", {{"k", payload}}}};
-    auto r = c.Post("/api/v1/namespaces/bench/configmaps", cm.dump(), "application/json");
-    return r && r->status == 201;
-  };
+  // Each wrk thread creates cm-<thread>-<n> with a 400-byte value.
+  const std::string createScript = R"(
+local threads = 0
+function setup(thread) thread:set("tid", threads); threads = threads + 1 end
+local n = 0
+local value = string.rep("x", 400)
+wrk.headers["Content-Type"] = "application/json"
+function request()
+  n = n + 1
+  -- nil headers: wrk's own, which carry -H Authorization
+  return wrk.format("POST", nil, nil,
+    '{"metadata":{"name":"cm-' .. tid .. '-' .. n .. '"},"data":{"k":"' .. value .. '"}}')
+end
+)";
   PhaseResult creates, gets;
-  if (phaseWanted("create")) {
-    creates = runPhase("create", createOne);
-  } else if (phaseWanted("get")) {
-    for (int t = 0; t < threads; ++t) createOne(*c0, t, 0);  // the objects the gets read
+  if (phaseWanted("create")) creates = runPhase("create", "/api/v1/namespaces/bench/configmaps", createScript);
+  auto probe = c0->Get("/api/v1/namespaces/bench/configmaps/cm-0-1");
+  if (!probe || probe->status != 200) {
+    c0->Post("/api/v1/namespaces/bench/configmaps",
+             Json{{"metadata", {{"name", "cm-0-1"}}}, {"data", {{"k", std::string(400, 'x')}}}}.dump(),
+             "application/json");
   }
-  if (phaseWanted("get"))
-    gets = runPhase("get", [&](httplib::SSLClient& c, int t, long) {
-      auto r = c.Get("/api/v1/namespaces/bench/configmaps/cm-" + std::to_string(t) + "-0");
-      return r && r->status == 200;
-    });
+  // Gets read one 400-byte ConfigMap, as JSON.
+  if (phaseWanted("get")) gets = runPhase("get", "/api/v1/namespaces/bench/configmaps/cm-0-1", "");
 
   // Watch delivery latency: 100 watchers, events stamped with the send time.
   const int watchers = 100, events = 100;
@@ -308,13 +333,13 @@ int main(int argc, char** argv) {
   waitpid(pid, nullptr, 0);
 
   printf("\n%-44s %12s %12s\n", "measure", "k1s", "anchor");
-  printf("%-44s %12.0f %12.0f  (raw SQLite txn/s, WAL+NORMAL, same disk)\n", "creates/s (HTTPS keep-alive, 4 threads)", creates.rate, raw);
+  printf("%-44s %12.0f %12.0f  (raw SQLite txn/s, WAL+NORMAL, same disk)\n", "creates/s (wrk, HTTPS keep-alive, 4 conns)", creates.rate, raw);
   printf("%-44s %12.2f %12s  (target >= 0.5x and >= 2000/s)\n", "creates / raw SQLite", creates.rate / raw, "");
-  printf("%-44s %12.0f %12s  (target >= 10000/s)\n", "gets/s (HTTPS keep-alive, 4 threads)", gets.rate, "");
+  printf("%-44s %12.0f %12s  (target >= 10000/s)\n", "gets/s (wrk, HTTPS keep-alive, 4 conns)", gets.rate, "");
   printf("%-44s %12.0f %12s  (server CPU at rest: %.0f ms/s, taken out)\n", "server CPU us per create", creates.serverUs, "",
          idleCpuPerSec * 1000);
   printf("%-44s %12.0f\n", "server CPU us per get", gets.serverUs);
-  printf("%-44s %12.0f %12s  (the bench's 4 client threads, same cores)\n", "client CPU us per create", creates.clientUs, "");
+  printf("%-44s %12.0f %12s  (wrk, on the same cores)\n", "client CPU us per create", creates.clientUs, "");
   printf("%-44s %12.0f\n", "client CPU us per get", gets.clientUs);
   printf("%-44s %12.2f %12s\n", "watch delivery p50 ms (100 watchers)", pct(lat, 0.5), "");
   printf("%-44s %12.2f %12s  (target <= 10 ms; %zu samples)\n", "watch delivery p99 ms (100 watchers)", pct(lat, 0.99), "", lat.size());
