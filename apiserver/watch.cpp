@@ -51,6 +51,14 @@ class StoreWatch : public StoreWatchStream {
     return true;
   }
 
+  bool nextShared(std::string& type, std::shared_ptr<const Json>& object, std::chrono::milliseconds timeout) override {
+    Event e;
+    if (!nextShared(e, timeout)) return false;
+    type = std::move(e.type);
+    object = std::move(e.object);
+    return true;
+  }
+
   bool nextShared(Event& out, std::chrono::milliseconds timeout) override {
     if (!initial_.empty()) {
       out = std::move(initial_.front());
@@ -77,7 +85,9 @@ class StoreWatch : public StoreWatchStream {
       auto wait = std::min<Clock::duration>(until - now, std::chrono::milliseconds(500));
       if (deadline_) wait = std::min<Clock::duration>(wait, *deadline_ - now);
       StoreEvent e;
-      if (!sub_->pop(e, std::chrono::duration_cast<std::chrono::milliseconds>(wait))) {
+      // Rounded up: a wait truncated to 0 ms would spin on pop() for the last millisecond
+      // before the caller's timeout (every informer, every 200 ms).
+      if (!sub_->pop(e, std::chrono::ceil<std::chrono::milliseconds>(wait))) {
         if (sub_->closed()) stop();
         continue;
       }
