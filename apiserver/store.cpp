@@ -15,7 +15,7 @@ bool Subscription::wants(const StoreEvent& e) const {
   return ns_.empty() || namespaceOf(*e.object) == ns_;
 }
 
-void Subscription::push(const StoreEvent& e) {
+void Subscription::push(const StoreEvent& e, bool wake) {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (closed_) return;
@@ -28,7 +28,7 @@ void Subscription::push(const StoreEvent& e) {
       q_.push_back(e);
     }
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 bool Subscription::pop(StoreEvent& out, std::chrono::milliseconds timeout) {
@@ -65,7 +65,19 @@ Store::Store(const std::string& path, const std::string& synchronous, size_t wat
   int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            nullptr);
   if (rc != SQLITE_OK) throw std::runtime_error("cannot open database " + path + ": " + sqlite3_errstr(rc));
-  exec("PRAGMA journal_mode=WAL");
+  // One process owns the store: in exclusive mode SQLite takes its file locks once instead of
+  // on every transaction and keeps the WAL index in memory (no -shm file). It must be set
+  // before the first access; a second server on the same data dir is refused at open.
+  exec("PRAGMA locking_mode=EXCLUSIVE");
+  try {
+    exec("PRAGMA journal_mode=WAL");
+  } catch (std::exception&) {
+    if (sqlite3_errcode(db_) == SQLITE_BUSY || sqlite3_errcode(db_) == SQLITE_LOCKED) {
+      sqlite3_close(db_);
+      throw std::runtime_error("database " + path + " is in use by another process (is another k1s server running on this data dir?)");
+    }
+    throw;
+  }
   exec(("PRAGMA synchronous=" + synchronous).c_str());
   exec("PRAGMA busy_timeout=5000");
   exec(
@@ -201,7 +213,10 @@ void Store::commit(Txn& t) {
   for (auto& e : t.events_) {
     window_.push_back(e);
     for (auto& sub : subs_)
-      if (sub->wants(e)) sub->push(e);
+      if (sub->wants(e)) {
+        sub->push(e, false);
+        if (t.toWake_.empty() || t.toWake_.back() != sub) t.toWake_.push_back(sub);
+      }
   }
   while (window_.size() > windowCap_) {
     windowStart_ = window_.front().rv;

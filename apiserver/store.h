@@ -36,7 +36,10 @@ class Subscription {
  public:
   Subscription(const ResourceInfo* res, std::string ns) : res_(res), ns_(std::move(ns)) {}
   bool wants(const StoreEvent& e) const;
-  void push(const StoreEvent& e);
+  // Queues e; wakes the reader now, or (wake = false) when the caller calls wake() later,
+  // outside its own locks.
+  void push(const StoreEvent& e, bool wake = true);
+  void wake() { cv_.notify_one(); }
   // Waits up to timeout; false on timeout or when closed and drained.
   bool pop(StoreEvent& out, std::chrono::milliseconds timeout);
   void close();
@@ -89,6 +92,7 @@ class Store {
     static std::string key(const ResourceInfo& r, const std::string& ns, const std::string& name);
     std::vector<StoreEvent> events_;
     std::map<std::string, ObjectPtr> overlay_;  // this txn's writes; nullptr = removed
+    std::vector<std::shared_ptr<Subscription>> toWake_;  // readers with new events, woken after unlock
   };
 
   // Runs f inside one SQLite transaction with the single writer lock held. If f
@@ -131,20 +135,28 @@ class Store {
 
 template <class F>
 auto Store::transact(F&& f) -> decltype(f(std::declval<Txn&>())) {
-  std::lock_guard<std::mutex> l(writeMu_);
+  std::unique_lock<std::mutex> l(writeMu_);
   Txn t(*this);
   begin();
+  // Readers are woken after the writer lock is released: a woken reader costs the waker a
+  // few microseconds that the next writer need not wait for.
+  auto wakeReaders = [&] {
+    l.unlock();
+    for (auto& s : t.toWake_) s->wake();
+  };
   try {
     if constexpr (std::is_void_v<decltype(f(t))>) {
       f(t);
       commit(t);
+      wakeReaders();
     } else {
       auto r = f(t);
       commit(t);
+      wakeReaders();
       return r;
     }
   } catch (...) {
-    rollback();
+    if (l.owns_lock()) rollback();
     throw;
   }
 }

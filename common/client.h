@@ -51,6 +51,15 @@ class Watch {
   // Waits up to `timeout` for the next event. Returns false on timeout or when
   // the watch has ended (then done() is true).
   virtual bool next(WatchEvent& out, std::chrono::milliseconds timeout) = 0;
+  // As next(), the object behind a shared pointer: a watch over the in-process store hands
+  // out the stored (immutable) object itself, so an informer caches it without a copy.
+  virtual bool nextShared(std::string& type, std::shared_ptr<const Json>& object, std::chrono::milliseconds timeout) {
+    WatchEvent e;
+    if (!next(e, timeout)) return false;
+    type = std::move(e.type);
+    object = std::make_shared<const Json>(std::move(e.object));
+    return true;
+  }
   virtual bool done() const = 0;
   virtual void stop() = 0;
 };

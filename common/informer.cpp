@@ -92,25 +92,24 @@ void Informer::relist() {
   synced_ = true;
 }
 
-void Informer::apply(const WatchEvent& e) {
-  if (e.type == "BOOKMARK") {
+void Informer::apply(const std::string& type, CachedObject obj) {
+  if (type == "BOOKMARK") {
     std::unique_lock<std::shared_mutex> lk(mu_);
-    rv_ = metaOf(e.object).value("resourceVersion", rv_);
+    rv_ = metaOf(*obj).value("resourceVersion", rv_);
     return;
   }
-  auto obj = std::make_shared<const Json>(e.object);
   std::string k = namespaceOf(*obj) + "/" + nameOf(*obj);
   CachedObject prev;
   {
     std::unique_lock<std::shared_mutex> lk(mu_);
     auto it = cache_.find(k);
     if (it != cache_.end()) prev = it->second;
-    if (e.type == "DELETED") cache_.erase(k);
+    if (type == "DELETED") cache_.erase(k);
     else cache_[k] = obj;
     rv_ = metaOf(*obj).value("resourceVersion", rv_);
   }
   for (auto& h : handlers_) {
-    if (e.type == "DELETED") {
+    if (type == "DELETED") {
       if (h.onDelete) h.onDelete(*obj);
     } else if (prev) {
       if (h.onUpdate) h.onUpdate(*prev, *obj);
@@ -131,10 +130,11 @@ void Informer::run() {
       wo.timeoutSeconds = 300 + rand() % 300;
       watch_ = client_.watch(res_, ns_, wo);
       backoff = 0;
+      std::string type;
+      CachedObject obj;
       while (!stop_) {
-        WatchEvent e;
-        if (watch_->next(e, std::chrono::milliseconds(200))) {
-          apply(e);
+        if (watch_->nextShared(type, obj, std::chrono::milliseconds(200))) {
+          apply(type, std::move(obj));
         } else if (watch_->done()) {
           break;
         }
@@ -143,10 +143,9 @@ void Informer::run() {
       while (!stop_) {
         wo.resourceVersion = rv_;
         watch_ = client_.watch(res_, ns_, wo);
-        WatchEvent e;
         bool ended = false;
         while (!stop_ && !ended) {
-          if (watch_->next(e, std::chrono::milliseconds(200))) apply(e);
+          if (watch_->nextShared(type, obj, std::chrono::milliseconds(200))) apply(type, std::move(obj));
           else ended = watch_->done();
         }
       }

@@ -43,7 +43,7 @@ class Informer {
  private:
   void run();
   void relist();
-  void apply(const WatchEvent& e);
+  void apply(const std::string& type, CachedObject obj);
 
   Client& client_;
   const ResourceInfo& res_;
