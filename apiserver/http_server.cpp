@@ -1,5 +1,8 @@
 // HTTPS front: auth, non-resource endpoints, and dispatch of resource paths.
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -17,6 +20,31 @@
 namespace k1s {
 
 const char* kKubeGitVersion = "v1.31.0+k1s";
+
+namespace {
+
+// httplib writes an answer's headers and its body with two writes; with TCP_NODELAY each
+// goes out as a packet of its own, and on loopback every packet costs the sender a trip
+// through the receive path and the client a wake-up. A whole answer (not a stream) is
+// corked while httplib writes it and uncorked by the logger, which httplib calls right
+// after the body: one packet. The socket is per worker thread, so a thread_local suffices.
+thread_local int tCorkedFd = -1;
+
+void corkAnswer(const httplib::Request& req, const httplib::Response& res) {
+  if (!req.ssl || res.body.empty()) return;  // streams and taken-over connections stay as they are
+  int fd = SSL_get_fd(req.ssl);
+  int on = 1;
+  if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0) tCorkedFd = fd;
+}
+
+void uncorkAnswer() {
+  if (tCorkedFd < 0) return;
+  int off = 0;
+  setsockopt(tCorkedFd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+  tCorkedFd = -1;
+}
+
+}  // namespace
 
 struct ApiServer::Impl {
   Registry& reg;
@@ -142,12 +170,21 @@ void ApiServer::start() {
   I.srv->set_keep_alive_max_count(100000);
   I.srv->set_tcp_nodelay(true);  // small JSON answers must not wait for delayed ACKs
   I.srv->set_keep_alive_timeout(30);
-  auto h = [this](const httplib::Request& req, httplib::Response& res) { impl_->handle(req, res); };
+  auto h = [this](const httplib::Request& req, httplib::Response& res) {
+    impl_->handle(req, res);
+    corkAnswer(req, res);
+  };
+  I.srv->set_logger([](const httplib::Request&, const httplib::Response&) { uncorkAnswer(); });
   // httplib would gzip/brotli every JSON answer a client accepts compressed; on loopback that only
   // costs CPU, and a compressor holds back the events of a watch stream. Answers go uncompressed.
-  I.srv->set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+  // Requests without a body (GET, OPTIONS) are answered here: httplib's routes are regexes
+  // (".*" below), matched with std::regex on every request. Requests with a body go on to
+  // the routes, since httplib reads the body only after this handler.
+  I.srv->set_pre_routing_handler([h](const httplib::Request& req, httplib::Response& res) {
     const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
-    return httplib::Server::HandlerResponse::Unhandled;
+    if (req.method != "GET" && req.method != "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;
+    h(req, res);
+    return httplib::Server::HandlerResponse::Handled;
   });
   I.srv->Get(".*", h);
   I.srv->Post(".*", h);
