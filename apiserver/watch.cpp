@@ -81,14 +81,19 @@ class StoreWatch : public StoreWatchStream {
                nullptr};
         return true;
       }
-      if (now >= until) return false;
-      auto wait = std::min<Clock::duration>(until - now, std::chrono::milliseconds(500));
-      if (deadline_) wait = std::min<Clock::duration>(wait, *deadline_ - now);
+      // Past the caller's timeout (or with none) an event already queued is still taken.
+      bool last = now >= until;
+      Clock::duration wait{0};
+      if (!last) {
+        wait = std::min<Clock::duration>(until - now, std::chrono::milliseconds(500));
+        if (deadline_) wait = std::min<Clock::duration>(wait, *deadline_ - now);
+      }
       StoreEvent e;
       // Rounded up: a wait truncated to 0 ms would spin on pop() for the last millisecond
       // before the caller's timeout (every informer, every 200 ms).
       if (!sub_->pop(e, std::chrono::ceil<std::chrono::milliseconds>(wait))) {
         if (sub_->closed()) stop();
+        if (last) return false;
         continue;
       }
       lastRv_ = e.rv;

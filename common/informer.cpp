@@ -119,6 +119,12 @@ void Informer::apply(const std::string& type, CachedObject obj) {
   }
 }
 
+void Informer::drainBatch(std::string& type, CachedObject& obj) {
+  if (batch_.count() <= 0) return;
+  std::this_thread::sleep_for(batch_);
+  while (!stop_ && watch_->nextShared(type, obj, std::chrono::milliseconds(0))) apply(type, std::move(obj));
+}
+
 void Informer::run() {
   int backoff = 0;
   while (!stop_) {
@@ -135,6 +141,7 @@ void Informer::run() {
       while (!stop_) {
         if (watch_->nextShared(type, obj, std::chrono::milliseconds(200))) {
           apply(type, std::move(obj));
+          drainBatch(type, obj);
         } else if (watch_->done()) {
           break;
         }
@@ -145,8 +152,12 @@ void Informer::run() {
         watch_ = client_.watch(res_, ns_, wo);
         bool ended = false;
         while (!stop_ && !ended) {
-          if (watch_->nextShared(type, obj, std::chrono::milliseconds(200))) apply(type, std::move(obj));
-          else ended = watch_->done();
+          if (watch_->nextShared(type, obj, std::chrono::milliseconds(200))) {
+            apply(type, std::move(obj));
+            drainBatch(type, obj);
+          } else {
+            ended = watch_->done();
+          }
         }
       }
     } catch (ApiError& e) {

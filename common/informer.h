@@ -30,6 +30,10 @@ class Informer {
   Informer(Client& client, const ResourceInfo& res, std::string ns = "", ListOptions selectors = {});
   ~Informer();
   void addHandlers(InformerHandlers h);  // before start()
+  // Before start(): after an event wakes the informer it waits `window` and then takes every
+  // event queued meanwhile, so a burst of changes costs one wake-up instead of one each.
+  // For caches whose readers can stand a few milliseconds of lag (garbage collector).
+  void setBatchWindow(std::chrono::milliseconds window) { batch_ = window; }
   void start();
   void stop();
   // Waits until the first list has filled the cache.
@@ -44,6 +48,7 @@ class Informer {
   void run();
   void relist();
   void apply(const std::string& type, CachedObject obj);
+  void drainBatch(std::string& type, CachedObject& obj);
 
   Client& client_;
   const ResourceInfo& res_;
@@ -53,6 +58,7 @@ class Informer {
   mutable std::shared_mutex mu_;
   std::map<std::string, CachedObject> cache_;  // "ns/name"
   std::string rv_;
+  std::chrono::milliseconds batch_{0};
   std::atomic<bool> stop_{false}, synced_{false};
   std::thread thread_;
   std::unique_ptr<Watch> watch_;

@@ -81,6 +81,9 @@ class GarbageCollector : public Controller {
       : client_(c), workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
     for (auto& r : allResources()) {
       auto inf = std::make_unique<Informer>(c, r);
+      // Every change of every kind reaches the collector; its decisions re-read through the
+      // API, so a few ms of lag is harmless and a burst of changes wakes each informer once.
+      inf->setBatchWindow(std::chrono::milliseconds(5));
       const ResourceInfo* res = &r;
       inf->addHandlers({[this, res](const Json& obj) { observe(*res, nullptr, obj); },
                         [this, res](const Json& old, const Json& obj) { observe(*res, &old, obj); },

@@ -96,9 +96,13 @@ Kubelet::Impl::Impl(Client& c, KubeletOptions o)
   auto touchNamespace = [this](const Json& o) {
     for (auto& p : pods.list(namespaceOf(o))) queue.add(metaOf(*p).value("uid", ""));
   };
-  for (Informer* inf : {&configMaps, &secrets})
+  for (Informer* inf : {&configMaps, &secrets}) {
+    // Many ConfigMaps and Secrets change without concerning a pod of this node: a burst of
+    // them wakes the kubelet once (lookups that miss the cache read the API, pod_worker.cpp).
+    inf->setBatchWindow(std::chrono::milliseconds(5));
     inf->addHandlers({touchNamespace, [touchNamespace](const Json&, const Json& n) { touchNamespace(n); },
                       touchNamespace});
+  }
 }
 
 void Kubelet::Impl::workerLoop() {

@@ -122,14 +122,19 @@ EnvContext Kubelet::Impl::envContext(const PodRuntime& pr, const Json& pod) {
   ctx.nodeCpuMilli = nodeCpuMilli;
   ctx.nodeMemoryBytes = nodeMemoryBytes;
   std::string ns = pr.ns;
-  ctx.configMap = [this, ns](const std::string& n) -> std::optional<Json> {
-    auto o = configMaps.get(ns, n);
-    return o ? std::optional<Json>(*o) : std::nullopt;
+  // The ConfigMap and Secret caches are batched (a few ms behind); one not cached yet is read
+  // from the API, so a pod created right after its ConfigMap does not see it missing.
+  auto lookup = [this, ns](Informer& cache, const std::string& n) -> std::optional<Json> {
+    if (auto o = cache.get(ns, n)) return *o;
+    try {
+      return client.get(cache.resource(), ns, n);
+    } catch (const ApiError& e) {
+      if (e.code == 404) return std::nullopt;
+      throw;
+    }
   };
-  ctx.secret = [this, ns](const std::string& n) -> std::optional<Json> {
-    auto o = secrets.get(ns, n);
-    return o ? std::optional<Json>(*o) : std::nullopt;
-  };
+  ctx.configMap = [this, lookup](const std::string& n) { return lookup(configMaps, n); };
+  ctx.secret = [this, lookup](const std::string& n) { return lookup(secrets, n); };
   std::vector<Json> all;
   for (auto& s : services.list()) all.push_back(*s);
   ctx.services = servicesForPod(all, ns, podSpec(pod).value("enableServiceLinks", true));
