@@ -385,26 +385,46 @@ int cmdExec(Kubectl& k) {
     throw CliError("error: pod, type/name or --filename must be specified");
   if (pos.size() < 2) throw CliError("error: you must specify at least one command for the container");
   std::string ns = k.ns();
-  Json pod = podForObject(k, pos[0], ns, podRunningTimeout(k));
-  std::string phase = pod.value("status", Json::object()).value("phase", "");
-  if (phase == "Succeeded" || phase == "Failed")
-    throw CliError("error: cannot exec into a container in a completed pod; current phase is " + phase);
-  std::string container = pickContainer(k, pod);
   bool stdin = k.args.flag("stdin"), tty = k.args.flag("tty");
   if (!stdin) tty = false;  // kubectl: a TTY needs stdin
   if (tty && !isatty(STDIN_FILENO)) {
     tty = false;
     if (!k.args.flag("quiet")) k.err << "Unable to use a TTY - input is not a terminal or the right kind of file\n";
   }
-  std::vector<std::pair<std::string, std::string>> q;
-  for (size_t i = 1; i < pos.size(); ++i) q.emplace_back("command", pos[i]);
-  if (!container.empty()) q.emplace_back("container", container);
-  q.emplace_back("stdin", boolText(stdin));
-  q.emplace_back("stdout", "true");
-  q.emplace_back("stderr", boolText(!tty));  // a terminal merges stderr into its output
-  q.emplace_back("tty", boolText(tty));
-  std::string name = pod["metadata"].value("name", "");
-  return runSession(k, {"/api/v1/namespaces/" + ns + "/pods/" + name + "/exec" + queryString(q), stdin, tty});
+  auto execPath = [&](const std::string& name, const std::string& container) {
+    std::vector<std::pair<std::string, std::string>> q;
+    for (size_t i = 1; i < pos.size(); ++i) q.emplace_back("command", pos[i]);
+    if (!container.empty()) q.emplace_back("container", container);
+    q.emplace_back("stdin", boolText(stdin));
+    q.emplace_back("stdout", "true");
+    q.emplace_back("stderr", boolText(!tty));  // a terminal merges stderr into its output
+    q.emplace_back("tty", boolText(tty));
+    return "/api/v1/namespaces/" + ns + "/pods/" + name + "/exec" + queryString(q);
+  };
+  // A plain pod name goes straight to the exec endpoint: the server finds the pod, picks its
+  // only container and refuses a completed pod, which saves a GET (a round trip and a TLS
+  // handshake) per exec. Only a pod with several containers needs the pod read here, for
+  // the default-container annotation and the "Defaulted container" note.
+  if (pos[0].find('/') == std::string::npos) {
+    try {
+      return runSession(k, {execPath(pos[0], k.args.has("container") ? k.args.get("container") : ""), stdin, tty});
+    } catch (const StatusError& e) {
+      std::string m = e.what();
+      if (e.code != 400) throw;
+      if (m.find("completed pod") != std::string::npos) {
+        auto at = m.find("current phase is ");
+        throw CliError("error: cannot exec into a container in a completed pod; " +
+                       (at == std::string::npos ? m : m.substr(at)));
+      }
+      if (k.args.has("container") || m.find("a container name must be specified") == std::string::npos) throw;
+    }
+  }
+  Json pod = podForObject(k, pos[0], ns, podRunningTimeout(k));
+  std::string phase = pod.value("status", Json::object()).value("phase", "");
+  if (phase == "Succeeded" || phase == "Failed")
+    throw CliError("error: cannot exec into a container in a completed pod; current phase is " + phase);
+  std::string container = pickContainer(k, pod);
+  return runSession(k, {execPath(pod["metadata"].value("name", ""), container), stdin, tty});
 }
 
 int cmdAttach(Kubectl& k) {
