@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <thread>
 
+#include "common/byte_stream.h"
 #include "common/errors.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -308,12 +309,15 @@ void runPortForward(StreamBackend& b, const std::string& ns, const std::string& 
     finish(true);
   });
   std::thread downThread([&, finish] {
-    std::vector<char> buf(kForwardBuf);
+    // Room in front of the bytes read: the transport writes its frame headers there and sends
+    // header and payload from this buffer as they are (no copy into a frame per read).
+    std::vector<char> buf(kFrameHeadroom + kForwardBuf);
+    char* in = buf.data() + kFrameHeadroom;
     for (;;) {
-      ssize_t n = ::read(sock, buf.data(), buf.size());
+      ssize_t n = ::read(sock, in, kForwardBuf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      if (!data.write(buf.data(), size_t(n))) break;  // the client is gone
+      if (!data.writeInPlace(in, size_t(n), kFrameHeadroom)) break;  // the client is gone
     }
     data.closeWrite();
     finish(false);
