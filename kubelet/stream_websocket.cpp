@@ -295,12 +295,14 @@ void servePortForward(StreamBackend& b, const StreamRequest& r, const httplib::R
   // The client going away stops every forwarded socket at once.
   CancelGroup group;
   s.start([&group] { group.cancelAll(); });
-  // One pair per port, each on its own thread; the connection lives until all are done.
+  // One pair per port, each on its own thread (a single port, the usual case, on this one); the
+  // connection lives until all are done.
+  auto pair = [&](size_t i) {
+    runPortForward(b, r.target.ns, r.target.pod, r.ports[i], *s.channel(2 * i), *s.channel(2 * i + 1), &group);
+  };
   std::vector<std::thread> pairs;
-  for (size_t i = 0; i < r.ports.size(); ++i)
-    pairs.emplace_back([&, i] {
-      runPortForward(b, r.target.ns, r.target.pod, r.ports[i], *s.channel(2 * i), *s.channel(2 * i + 1), &group);
-    });
+  for (size_t i = 1; i < r.ports.size(); ++i) pairs.emplace_back(pair, i);
+  pair(0);
   for (auto& t : pairs) t.join();
   s.finish();
 }
