@@ -12,8 +12,11 @@ namespace k1s::ws {
 
 namespace {
 
-// Message payloads from this size on are read from the stream straight into the message.
+// Message payloads from this size on are read from the stream straight into the message, up to
+// a size whose buffer may be allocated before its bytes arrive (a peer announcing a huge frame
+// and sending nothing must not cost that much memory at once; larger ones grow as bytes come).
 constexpr size_t kDirectPayload = 4096;
+constexpr size_t kDirectPayloadMax = 1 << 20;
 
 const char* kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -365,7 +368,7 @@ bool Connection::read(Message& m) {
     try {
       have = decoder_.next(f);
       direct = !have && !assembling && decoder_.head(h) && h.fin && h.payloadSize >= kDirectPayload &&
-               (h.opcode == Opcode::Binary || h.opcode == Opcode::Text);
+               h.payloadSize <= kDirectPayloadMax && (h.opcode == Opcode::Binary || h.opcode == Opcode::Text);
     } catch (const ProtocolError& e) {
       close(e.closeCode, e.what());
       closeCode_ = e.closeCode;
