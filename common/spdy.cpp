@@ -43,8 +43,9 @@ constexpr size_t kDictionarySize = sizeof kDictionary - 1;
 static_assert(kDictionarySize == 1423, "SPDY/3 dictionary");
 
 // Outgoing DATA frame payload: large frames mean fewer frames (locks, copies, the
-// peer's per-frame work) for a port-forward stream; TLS records split them anyway.
-constexpr size_t kMaxChunk = 128 * 1024;
+// peer's per-frame work) for a port-forward stream; TLS records split them anyway. As large
+// as a port-forward's pod read (kubelet/stream_session.cpp), so one read is one frame.
+constexpr size_t kMaxChunk = 1024 * 1024;
 
 void put32(std::string& s, uint32_t v) {
   char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};

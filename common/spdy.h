@@ -176,7 +176,7 @@ class Stream {
   // Blocks for received data: > 0 bytes, 0 once the peer finished (FIN),
   // reset the stream or the session ended.
   ssize_t read(void* buf, size_t n);
-  // Sends as DATA frames of at most 128 KiB; waits for the peer's window when
+  // Sends as DATA frames of at most 1 MiB; waits for the peer's window when
   // the peer does flow control. False when the stream is reset or the session gone.
   bool write(const void* data, size_t n);
   bool write(const std::string& s) { return write(s.data(), s.size()); }

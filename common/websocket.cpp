@@ -16,7 +16,7 @@ namespace {
 // a size whose buffer may be allocated before its bytes arrive (a peer announcing a huge frame
 // and sending nothing must not cost that much memory at once; larger ones grow as bytes come).
 constexpr size_t kDirectPayload = 4096;
-constexpr size_t kDirectPayloadMax = 1 << 20;
+constexpr size_t kDirectPayloadMax = 2 << 20;  // a port-forward's 1 MiB reads, with their channel byte
 
 const char* kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 

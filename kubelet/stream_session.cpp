@@ -23,9 +23,11 @@ namespace k1s {
 namespace {
 constexpr const char* kComp = "streams";
 constexpr size_t kBuf = 32 * 1024;
-// Pod -> client reads of a forwarded connection: one read(2), one frame and one lock round per
-// 256 KiB instead of per 32 KiB (TLS cuts it into 16 KiB records either way).
-constexpr size_t kForwardBuf = 256 * 1024;
+// Pod -> client reads of a forwarded connection: up to 1 MiB per read(2), sent as one frame
+// (SPDY DATA or WebSocket message) and one corked TLS write. Measured against 256 KiB (A/B,
+// bench/streams.sh set-up): about 12% less server CPU per MB and no more for kubectl, whose
+// per-frame work (a goroutine hand-off per DATA frame) shrinks too.
+constexpr size_t kForwardBuf = 1024 * 1024;
 
 bool writeFd(int fd, const char* p, size_t n) {
   while (n > 0) {

@@ -386,7 +386,7 @@ TEST_CASE("spdy: writeInPlace frames data where it is, in chunks and within the 
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     ScribblingStream serverIo(sv[0]);
     Session session(serverIo);
-    std::string want(300 * 1024 + 5, '\0');  // more than two 128 KiB frames
+    std::string want((5 << 19) + 5, '\0');  // more than two 1 MiB frames
     for (size_t i = 0; i < want.size(); ++i) want[i] = char(i * 7 + (i >> 9));
     std::thread writer;
     std::atomic<bool> wrote{false};

@@ -372,7 +372,7 @@ TEST_CASE("websocket: large messages are read from the stream straight into the 
     // one of the same size as the first (the message buffer is reused) and one above the size
     // read directly (buffered as before).
     std::vector<std::string> msgs = {pattern(200000, 1), pattern(5000, 2), "small", pattern(300000, 3),
-                                     pattern(70000, 4), pattern(200000, 5), pattern(1500000, 6)};
+                                     pattern(70000, 4), pattern(200000, 5), pattern(2500000, 6)};
     std::string wire;
     for (size_t i = 0; i < msgs.size(); ++i) {
       if (i == 4) {
