@@ -81,19 +81,32 @@ def running_pod(k, app):
     return None
 
 
-def wrk(url):
-    """(requests/s, bytes/s) of wrk -t1 -c1 for DURATION seconds."""
+UNITS = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url, pids=()):
+    """(requests/s, bytes/s, [CPU ms per MB read by wrk of each of pids]) of wrk -t1 -c1 for DURATION seconds."""
+    before = [cpu_seconds(p) for p in pids]
     r = subprocess.run(["wrk", "-t1", "-c1", f"-d{DURATION}s", url], capture_output=True, text=True,
                        timeout=DURATION + 60)
+    after = [cpu_seconds(p) for p in pids]
     if r.returncode != 0:
         raise RuntimeError(f"wrk {url}: {r.stderr or r.stdout}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", r.stdout).group(1))
     m = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", r.stdout)
-    unit = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[m.group(2)]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors", r.stdout)
     if errors:
         raise RuntimeError(f"wrk {url} saw errors:\n{r.stdout}")
-    return rps, float(m.group(1)) * unit
+    total = re.search(r"requests in [\d.]+\w+, ([\d.]+)(\w+) read", r.stdout)
+    mb = float(total.group(1)) * UNITS[total.group(2)] / 1e6
+    return rps, float(m.group(1)) * UNITS[m.group(2)], [(a - b) * 1000 / mb for a, b in zip(after, before)]
 
 
 def forwarded(k, argv, port):
@@ -148,8 +161,10 @@ def main():
                 ("16 MiB file from busybox httpd: stream throughput", "deploy/bulk", 8000, "/big", 1),
                 ("numbers-web page, a new connection per request", "deploy/numbers-web", 80, "/", 0)]:
             pod_ip = (bulk if deploy == "deploy/bulk" else web)["status"]["podIP"]
-            print(f"\nport-forward, wrk -t1 -c1 -d{DURATION}s: {title}")
-            print(f"{'path':<44} {'req/s':>10} {'MB/s':>8} {'vs direct':>10}")
+            load = " ".join(open("/proc/loadavg").read().split()[:3])
+            print(f"\nport-forward, wrk -t1 -c1 -d{DURATION}s: {title} (load average {load})")
+            # CPU per MB moved: the daemon (API server end of the forward) and the forwarding client.
+            print(f"{'path':<44} {'req/s':>10} {'MB/s':>8} {'vs direct':>10} {'server ms/MB':>13} {'client ms/MB':>13}")
             direct = wrk(f"http://{pod_ip}:{pod_port}{path}")
             print(f"{'direct to the pod IP (anchor)':<44} {direct[0]:>10.0f} {direct[1] / 1e6:>8.2f} {'1.00x':>10}")
             cases = [("k1s port-forward (WebSocket)", [k1s_binary(), "port-forward", "-n", NS, deploy], 18080),
@@ -159,9 +174,10 @@ def main():
             for name, argv, port in cases:
                 p = forwarded(k, argv + [f"{port}:{pod_port}"], port)
                 try:
-                    got = wrk(f"http://127.0.0.1:{port}{path}")
+                    got = wrk(f"http://127.0.0.1:{port}{path}", pids=(k.proc.pid, p.pid))
                     ratio = got[metric] / direct[metric]
                     print(f"{name:<44} {got[0]:>10.0f} {got[1] / 1e6:>8.2f} {ratio:>9.2f}x"
+                          f" {got[2][0]:>13.2f} {got[2][1]:>13.2f}"
                           f"{'' if ratio >= 0.5 or metric == 0 else '  (below the 0.5x target)'}")
                 finally:
                     k.stop_process(p)

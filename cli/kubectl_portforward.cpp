@@ -239,13 +239,16 @@ void serveConnection(Forward& f, int sock, PortPair pp) {
 
   // Local -> pod on a second thread; pod -> local here.
   std::thread up([conn, sock, v5] {
-    std::string buf(65536 + 1, '\0');
-    buf[0] = static_cast<char>(kChanStdin);  // channel 0: the port's data
+    // The frame header and the channel byte go into the room in front of what recv() put in the
+    // buffer; the masking is done in place: no copy per message.
+    std::vector<char> buf(kFrameHeadroom + 65536);
+    char* in = buf.data() + kFrameHeadroom;
     for (;;) {
-      ssize_t n = ::recv(sock, buf.data() + 1, buf.size() - 1, 0);
+      ssize_t n = ::recv(sock, in, buf.size() - kFrameHeadroom, 0);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      if (!conn->send(ws::Opcode::Binary, buf.data(), static_cast<size_t>(n) + 1)) return;
+      in[-1] = static_cast<char>(kChanStdin);  // channel 0: the port's data
+      if (!conn->sendInPlace(ws::Opcode::Binary, in - 1, static_cast<size_t>(n) + 1, kFrameHeadroom - 1)) return;
     }
     // The local side finished sending: half-close towards the pod when the
     // protocol can say so, otherwise end the whole stream.

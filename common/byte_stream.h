@@ -15,6 +15,10 @@ struct Request;
 
 namespace k1s {
 
+// Room a sender leaves in front of its bytes for writeInPlace and Channel::writeInPlace: a
+// WebSocket header (at most 14 bytes) around a SPDY DATA header (8) or a channel byte (1).
+constexpr size_t kFrameHeadroom = 32;
+
 class ByteStream {
  public:
   virtual ~ByteStream() = default;
@@ -24,6 +28,11 @@ class ByteStream {
   // Any thread; whole writes are serialized. False once the connection is gone.
   virtual bool writeAll(const void* buf, size_t n) = 0;
   bool writeAll(const std::string& s) { return writeAll(s.data(), s.size()); }
+  // writeAll for a caller that also lends the `room` bytes just before buf (buf - room .. buf)
+  // and lets buf itself be changed: a framing layer over this stream (WebSocket messages
+  // carrying SPDY) writes its frame header there and passes header + payload down as one
+  // buffer, instead of copying the payload into a new frame.
+  virtual bool writeInPlace(char* buf, size_t n, size_t room) { return writeAll(buf, n); }
   // Ends both directions: a blocked read returns 0, later writes fail.
   virtual void shutdown() = 0;
 };

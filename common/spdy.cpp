@@ -43,8 +43,9 @@ constexpr size_t kDictionarySize = sizeof kDictionary - 1;
 static_assert(kDictionarySize == 1423, "SPDY/3 dictionary");
 
 // Outgoing DATA frame payload: large frames mean fewer frames (locks, copies, the
-// peer's per-frame work) for a port-forward stream; TLS records split them anyway.
-constexpr size_t kMaxChunk = 128 * 1024;
+// peer's per-frame work) for a port-forward stream; TLS records split them anyway. As large
+// as a port-forward's pod read (kubelet/stream_session.cpp), so one read is one frame.
+constexpr size_t kMaxChunk = 1024 * 1024;
 
 void put32(std::string& s, uint32_t v) {
   char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
@@ -411,23 +412,30 @@ ssize_t Stream::read(void* buf, size_t n) {
 bool Stream::write(const void* data, size_t n) {
   auto p = static_cast<const char*>(data);
   while (n > 0) {
-    size_t chunk = std::min(n, kMaxChunk);
-    {
-      std::unique_lock<std::mutex> l(session_.mu_);
-      auto& s = session_;
-      s.windowCv_.wait(l, [&] {
-        if (reset_ || localFin_ || s.closed_) return true;
-        bool streamOk = !s.peerFlowControl_ || sendWindow_ > 0;
-        bool sessionOk = !s.peerSessionFlowControl_ || s.sessionSendWindow_ > 0;
-        return streamOk && sessionOk;
-      });
-      if (reset_ || localFin_ || s.closed_) return false;
-      if (s.peerFlowControl_) chunk = std::min<size_t>(chunk, size_t(sendWindow_));
-      if (s.peerSessionFlowControl_) chunk = std::min<size_t>(chunk, size_t(s.sessionSendWindow_));
-      sendWindow_ -= int64_t(chunk);
-      s.sessionSendWindow_ -= int64_t(chunk);
-    }
+    size_t chunk = session_.reserveSend(*this, n);
+    if (chunk == 0) return false;
     if (!session_.sendData(*this, p, chunk, false)) return false;
+    p += chunk;
+    n -= chunk;
+  }
+  return true;
+}
+
+bool Stream::writeInPlace(char* data, size_t n, size_t room) {
+  if (room < 8) return write(data, n);
+  char* p = data;
+  while (n > 0) {
+    size_t chunk = session_.reserveSend(*this, n);
+    if (chunk == 0) return false;
+    // The 8 bytes before p are the caller's room (first chunk) or the end of the chunk just
+    // sent, which the stream below has finished with once its write returned.
+    char* frame = p - 8;
+    FrameEncoder::dataHeader(frame, id_, chunk, 0);
+    size_t roomLeft = room - 8 + size_t(p - data);  // all of it lent or already sent
+    {
+      std::lock_guard<std::mutex> w(session_.writeMu_);
+      if (!session_.io_.writeInPlace(frame, 8 + chunk, roomLeft)) return false;
+    }
     p += chunk;
     n -= chunk;
   }
@@ -480,10 +488,29 @@ bool Session::sendRaw(const std::string& frame) {
 
 bool Session::sendData(Stream& s, const char* p, size_t n, bool fin) {
   // One buffer per frame: the 8-byte header and the payload go out in one TLS record.
-  std::string f(8 + n, '\0');
+  std::string f;
+  f.reserve(8 + n);
+  f.resize(8);
   FrameEncoder::dataHeader(f.data(), s.id_, n, fin ? kFlagFin : 0);
-  if (n) memcpy(f.data() + 8, p, n);
+  if (n) f.append(p, n);
   return sendRaw(f);
+}
+
+size_t Session::reserveSend(Stream& st, size_t n) {
+  size_t chunk = std::min(n, kMaxChunk);
+  std::unique_lock<std::mutex> l(mu_);
+  windowCv_.wait(l, [&] {
+    if (st.reset_ || st.localFin_ || closed_) return true;
+    bool streamOk = !peerFlowControl_ || st.sendWindow_ > 0;
+    bool sessionOk = !peerSessionFlowControl_ || sessionSendWindow_ > 0;
+    return streamOk && sessionOk;
+  });
+  if (st.reset_ || st.localFin_ || closed_) return 0;
+  if (peerFlowControl_) chunk = std::min<size_t>(chunk, size_t(st.sendWindow_));
+  if (peerSessionFlowControl_) chunk = std::min<size_t>(chunk, size_t(sessionSendWindow_));
+  st.sendWindow_ -= int64_t(chunk);
+  sessionSendWindow_ -= int64_t(chunk);
+  return chunk;
 }
 
 void Session::consumed(Stream& s, size_t n) {

@@ -176,10 +176,14 @@ class Stream {
   // Blocks for received data: > 0 bytes, 0 once the peer finished (FIN),
   // reset the stream or the session ended.
   ssize_t read(void* buf, size_t n);
-  // Sends as DATA frames of at most 128 KiB; waits for the peer's window when
+  // Sends as DATA frames of at most 1 MiB; waits for the peer's window when
   // the peer does flow control. False when the stream is reset or the session gone.
   bool write(const void* data, size_t n);
   bool write(const std::string& s) { return write(s.data(), s.size()); }
+  // write() for a caller that lends the `room` bytes before data (ByteStream::writeInPlace):
+  // each DATA frame's 8-byte header is written just before its chunk (over the tail of the
+  // chunk already sent) and the frame goes out without a copy of the payload.
+  bool writeInPlace(char* data, size_t n, size_t room);
   void closeWrite();  // FIN (once)
   void reset(uint32_t status = kCancel);
   bool isReset() const;
@@ -228,6 +232,9 @@ class Session {
   friend class Stream;
   bool sendRaw(const std::string& frame);
   bool sendData(Stream& s, const char* p, size_t n, bool fin);
+  // Waits for the send windows, then returns how much of n may go in the next frame (0: the
+  // stream or the session is gone).
+  size_t reserveSend(Stream& s, size_t n);
   void consumed(Stream& s, size_t n);  // under mu_
   void finishStream(Stream& s);        // under mu_: forget a fully closed stream
   void handle(Frame& f, const StreamHandler& onStream);

@@ -3,6 +3,8 @@
 
 #include <fcntl.h>
 #include <openssl/err.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -47,9 +49,32 @@ ssize_t TlsStream::read(void* buf, size_t n) {
   }
 }
 
+namespace {
+
+// Writes from this size on are corked (see writeAll).
+constexpr size_t kCorkFrom = 32 * 1024;
+
+void setCork(int fd, bool on) {
+  int v = on ? 1 : 0;
+  setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v);  // not TCP (a test's socket pair): no matter
+}
+
+}  // namespace
+
 bool TlsStream::writeAll(const void* buf, size_t n) {
   std::lock_guard<std::mutex> whole(writeMu_);  // whole writes never interleave
-  const char* p = static_cast<const char*>(buf);
+  // A large write leaves OpenSSL as one write(2) per 16 KiB record, and with TCP_NODELAY each
+  // becomes its own segment: on loopback every segment runs the receiver's TCP path and wakes
+  // it (a context switch per record). Corked, the records fill full-size segments; uncorking
+  // at the end sends the rest at once, so small writes (exec, headers) keep no delay at all.
+  bool cork = n >= kCorkFrom;
+  if (cork) setCork(fd_, true);
+  bool ok = writeLocked(static_cast<const char*>(buf), n);
+  if (cork) setCork(fd_, false);
+  return ok;
+}
+
+bool TlsStream::writeLocked(const char* p, size_t n) {
   while (n > 0) {
     if (closed_) return false;
     int err;

@@ -30,6 +30,7 @@ class TlsStream : public ByteStream {
 
  private:
   bool waitFor(short events);
+  bool writeLocked(const char* p, size_t n);  // under writeMu_
   std::mutex sslMu_, writeMu_;
   std::atomic<bool> closed_{false};
 };

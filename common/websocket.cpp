@@ -12,6 +12,12 @@ namespace k1s::ws {
 
 namespace {
 
+// Message payloads from this size on are read from the stream straight into the message, up to
+// a size whose buffer may be allocated before its bytes arrive (a peer announcing a huge frame
+// and sending nothing must not cost that much memory at once; larger ones grow as bytes come).
+constexpr size_t kDirectPayload = 4096;
+constexpr size_t kDirectPayloadMax = 2 << 20;  // a port-forward's 1 MiB reads, with their channel byte
+
 const char* kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 std::string base64(const unsigned char* data, size_t n) {
@@ -191,46 +197,52 @@ std::string encodeFrame(Opcode op, const void* data, size_t n, bool fin, bool ma
   return encodeFrame(op, nullptr, 0, data, n, fin, mask);
 }
 
+size_t frameHeaderSize(size_t n, bool mask) { return (n < 126 ? 2 : n <= 0xFFFF ? 4 : 10) + (mask ? 4 : 0); }
+
+void writeFrameHeader(char* out, Opcode op, size_t n, bool fin, bool mask, const unsigned char key[4]) {
+  size_t i = 0;
+  out[i++] = static_cast<char>((fin ? 0x80 : 0) | static_cast<uint8_t>(op));
+  uint8_t maskBit = mask ? 0x80 : 0;
+  if (n < 126) {
+    out[i++] = static_cast<char>(maskBit | n);
+  } else if (n <= 0xFFFF) {
+    out[i++] = static_cast<char>(maskBit | 126);
+    out[i++] = static_cast<char>(n >> 8);
+    out[i++] = static_cast<char>(n & 0xFF);
+  } else {
+    out[i++] = static_cast<char>(maskBit | 127);
+    for (int b = 7; b >= 0; --b) out[i++] = static_cast<char>((static_cast<uint64_t>(n) >> (8 * b)) & 0xFF);
+  }
+  if (mask) memcpy(out + i, key, 4);
+}
+
 std::string encodeFrame(Opcode op, const void* prefix, size_t pn, const void* data, size_t n, bool fin, bool mask) {
   const size_t total = pn + n;
-  std::string f;
-  f.reserve(total + 14);
-  f.push_back(static_cast<char>((fin ? 0x80 : 0) | static_cast<uint8_t>(op)));
-  uint8_t maskBit = mask ? 0x80 : 0;
-  if (total < 126) {
-    f.push_back(static_cast<char>(maskBit | total));
-  } else if (total <= 0xFFFF) {
-    f.push_back(static_cast<char>(maskBit | 126));
-    f.push_back(static_cast<char>(total >> 8));
-    f.push_back(static_cast<char>(total & 0xFF));
-  } else {
-    f.push_back(static_cast<char>(maskBit | 127));
-    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((static_cast<uint64_t>(total) >> (8 * i)) & 0xFF));
-  }
   unsigned char key[4] = {0, 0, 0, 0};
-  if (mask) {
-    randomBytes(key, 4);
-    f.append(reinterpret_cast<char*>(key), 4);
-  }
-  size_t start = f.size();
+  if (mask) randomBytes(key, 4);
+  const size_t start = frameHeaderSize(total, mask);
+  std::string f;
+  f.reserve(start + total);
+  f.resize(start);
+  writeFrameHeader(f.data(), op, total, fin, mask, key);
   if (pn) f.append(static_cast<const char*>(prefix), pn);
   if (n) f.append(static_cast<const char*>(data), n);
   if (mask) applyMask(f.data() + start, total, key);
   return f;
 }
 
-bool FrameDecoder::next(Frame& out) {
+bool FrameDecoder::head(Head& h) const {
   const size_t avail = buf_.size() - pos_;
   const auto* p = reinterpret_cast<const unsigned char*>(buf_.data() + pos_);
   if (avail < 2) return false;
-  bool fin = p[0] & 0x80;
+  h.fin = p[0] & 0x80;
   if (p[0] & 0x70) throw ProtocolError(kCloseProtocolError, "websocket: reserved bits set in frame header (no extension was negotiated)");
   uint8_t opcode = p[0] & 0x0F;
   if (!(opcode <= 2 || (opcode >= 8 && opcode <= 10)))
     throw ProtocolError(kCloseProtocolError, "websocket: unknown opcode " + std::to_string(opcode));
-  auto op = static_cast<Opcode>(opcode);
-  bool masked = p[1] & 0x80;
-  if (masked != expectMasked_)
+  h.opcode = static_cast<Opcode>(opcode);
+  h.masked = p[1] & 0x80;
+  if (h.masked != expectMasked_)
     throw ProtocolError(kCloseProtocolError, expectMasked_ ? "websocket: client frame is not masked"
                                                            : "websocket: server frame is masked");
   uint64_t len = p[1] & 0x7F;
@@ -246,27 +258,44 @@ bool FrameDecoder::next(Frame& out) {
     if (len >> 63) throw ProtocolError(kCloseProtocolError, "websocket: 64-bit frame length has its top bit set");
     hdr = 10;
   }
-  if (isControl(op)) {
-    if (!fin) throw ProtocolError(kCloseProtocolError, "websocket: fragmented control frame");
+  if (isControl(h.opcode)) {
+    if (!h.fin) throw ProtocolError(kCloseProtocolError, "websocket: fragmented control frame");
     if (len > 125) throw ProtocolError(kCloseProtocolError, "websocket: control frame longer than 125 bytes");
   }
   if (len > maxPayload_)
     throw ProtocolError(kCloseTooBig, "websocket: frame of " + std::to_string(len) + " bytes exceeds the limit of " +
                                           std::to_string(maxPayload_));
-  unsigned char key[4] = {0, 0, 0, 0};
-  if (masked) {
+  if (h.masked) {
     if (avail < hdr + 4) return false;
-    memcpy(key, p + hdr, 4);
+    memcpy(h.key, p + hdr, 4);
     hdr += 4;
   }
-  if (avail - hdr < len) return false;
-  out.fin = fin;
-  out.opcode = op;
-  out.payload.assign(reinterpret_cast<const char*>(p + hdr), static_cast<size_t>(len));
-  if (masked) applyMask(out.payload.data(), out.payload.size(), key);
-  pos_ += hdr + static_cast<size_t>(len);
+  h.headerSize = hdr;
+  h.payloadSize = static_cast<size_t>(len);
+  return true;
+}
+
+size_t FrameDecoder::takePartial(const Head& h, char* out) {
+  size_t have = std::min(buf_.size() - pos_ - h.headerSize, h.payloadSize);
+  memcpy(out, buf_.data() + pos_ + h.headerSize, have);
+  pos_ += h.headerSize + have;
+  if (pos_ == buf_.size()) buf_.clear(), pos_ = 0;
+  return have;
+}
+
+bool FrameDecoder::next(Frame& out) {
+  Head h;
+  if (!head(h) || buf_.size() - pos_ - h.headerSize < h.payloadSize) return false;
+  out.fin = h.fin;
+  out.opcode = h.opcode;
+  out.payload.assign(buf_.data() + pos_ + h.headerSize, h.payloadSize);
+  if (h.masked) applyMask(out.payload.data(), out.payload.size(), h.key);
+  pos_ += h.headerSize + h.payloadSize;
   // Drop consumed bytes once they dominate the buffer (amortised O(1) per byte).
-  if (pos_ > 65536 && pos_ * 2 > buf_.size()) {
+  if (pos_ == buf_.size()) {
+    buf_.clear();
+    pos_ = 0;
+  } else if (pos_ > 65536 && pos_ * 2 > buf_.size()) {
     buf_.erase(0, pos_);
     pos_ = 0;
   }
@@ -297,6 +326,20 @@ bool Connection::send(Opcode type, const void* prefix, size_t pn, const void* da
   return stream_->writeAll(encodeFrame(type, prefix, pn, data, n, true, role_ == Role::Client));
 }
 
+bool Connection::sendInPlace(Opcode type, char* p, size_t n, size_t room) {
+  if (closeSent_) return false;
+  bool mask = role_ == Role::Client;
+  size_t h = frameHeaderSize(n, mask);
+  if (room < h) return send(type, p, n);
+  unsigned char key[4] = {0, 0, 0, 0};
+  if (mask) {
+    randomBytes(key, 4);
+    applyMask(p, n, key);
+  }
+  writeFrameHeader(p - h, type, n, true, mask, key);
+  return stream_->writeInPlace(p - h, h + n, room - h);
+}
+
 bool Connection::ping(const std::string& payload) {
   if (closeSent_ || payload.size() > 125) return false;
   return sendFrame(Opcode::Ping, payload.data(), payload.size());
@@ -320,16 +363,38 @@ bool Connection::read(Message& m) {
   char buf[65536];
   for (;;) {
     Frame f;
-    bool have;
+    bool have, direct = false;
+    FrameDecoder::Head h;
     try {
       have = decoder_.next(f);
+      direct = !have && !assembling && decoder_.head(h) && h.fin && h.payloadSize >= kDirectPayload &&
+               h.payloadSize <= kDirectPayloadMax && (h.opcode == Opcode::Binary || h.opcode == Opcode::Text);
     } catch (const ProtocolError& e) {
       close(e.closeCode, e.what());
       closeCode_ = e.closeCode;
       closeReason_ = e.what();
       throw;
     }
-    if (!have) {
+    if (direct) {
+      // A large whole message (a port-forward's bulk data): its payload goes from the stream
+      // straight into the message, decrypted there by the TLS layer, instead of through the
+      // decoder's buffer and a copy out of it. The caller's previous message lends its buffer,
+      // usually of the same size already (no zero-filling).
+      f.fin = true;
+      f.opcode = h.opcode;
+      f.payload.swap(m.data);
+      f.payload.resize(h.payloadSize);
+      size_t got = decoder_.takePartial(h, f.payload.data());
+      while (got < h.payloadSize) {
+        ssize_t n = stream_->read(f.payload.data() + got, h.payloadSize - got);
+        if (n <= 0) {  // gone mid-frame
+          if (closeCode_ == 0) closeCode_ = 1006;
+          return false;
+        }
+        got += static_cast<size_t>(n);
+      }
+      if (h.masked) applyMask(f.payload.data(), f.payload.size(), h.key);
+    } else if (!have) {
       ssize_t n = stream_->read(buf, sizeof buf);
       if (n <= 0) {
         if (closeCode_ == 0) closeCode_ = 1006;  // gone without a close frame
@@ -504,6 +569,9 @@ class MessageStream : public ByteStream {
     return static_cast<ssize_t>(k);
   }
   bool writeAll(const void* buf, size_t n) override { return c_->send(Opcode::Binary, buf, n); }
+  bool writeInPlace(char* buf, size_t n, size_t room) override {
+    return c_->sendInPlace(Opcode::Binary, buf, n, room);
+  }
   void shutdown() override {
     c_->close(kCloseNormal);
     c_->shutdown();

@@ -75,6 +75,10 @@ std::string encodeFrame(Opcode op, const void* data, size_t n, bool fin, bool ma
 // The same with a payload of `prefix` followed by `data`, built in one buffer
 // (a channel byte and its bytes without an intermediate copy).
 std::string encodeFrame(Opcode op, const void* prefix, size_t pn, const void* data, size_t n, bool fin, bool mask);
+// The header alone: its size for a payload of n bytes (2..14), and the header written to out
+// (that many bytes) with the masking key in `key` when mask (the caller masks the payload).
+size_t frameHeaderSize(size_t n, bool mask);
+void writeFrameHeader(char* out, Opcode op, size_t n, bool fin, bool mask, const unsigned char key[4]);
 
 // Incremental decoder. Role decides which masking the peer must use: a server
 // rejects unmasked frames, a client rejects masked ones.
@@ -86,6 +90,20 @@ class FrameDecoder {
   // throws ProtocolError on a malformed frame (the decoder is then unusable).
   bool next(Frame& out);
   size_t buffered() const { return buf_.size() - pos_; }
+
+  // The head of the next frame, once its header bytes are all here (checked as next() checks
+  // them), for a reader that takes a large payload straight from the stream into its message
+  // instead of through this buffer: takePartial() then removes the header and moves the part
+  // of the payload already buffered (at most the payload) to `out`, returning its size.
+  struct Head {
+    bool fin = true;
+    Opcode opcode = Opcode::Binary;
+    bool masked = false;
+    unsigned char key[4] = {0, 0, 0, 0};
+    size_t headerSize = 0, payloadSize = 0;
+  };
+  bool head(Head& h) const;
+  size_t takePartial(const Head& h, char* out);
 
  private:
   bool expectMasked_;
@@ -119,6 +137,9 @@ class Connection {
   bool send(Opcode type, const void* data, size_t n);
   // One frame whose payload is prefix + data (e.g. a channel byte and the channel's bytes).
   bool send(Opcode type, const void* prefix, size_t pn, const void* data, size_t n);
+  // One frame of the n bytes at p, its header written into the `room` bytes before p when they
+  // suffice (no copy of the payload; a client masks p in place), else as send().
+  bool sendInPlace(Opcode type, char* p, size_t n, size_t room);
   bool sendBinary(const std::string& s) { return send(Opcode::Binary, s.data(), s.size()); }
   bool sendText(const std::string& s) { return send(Opcode::Text, s.data(), s.size()); }
   bool ping(const std::string& payload = "");

@@ -40,6 +40,9 @@ class Channel {
   // Whole write; false when the channel or the connection is gone.
   virtual bool write(const char* data, size_t n) = 0;
   bool write(const std::string& s) { return write(s.data(), s.size()); }
+  // write() for a caller that lends the `room` bytes before data and lets data be changed
+  // (ByteStream::writeInPlace): the transport frames the bytes where they are.
+  virtual bool writeInPlace(char* data, size_t n, size_t room) { return write(data, n); }
   // No more output from us on this channel (SPDY FIN; WebSocket v5 close signal, or nothing).
   virtual void closeWrite() = 0;
   // Abandons the channel in both directions (SPDY RST_STREAM): a blocked read returns 0.
@@ -50,15 +53,19 @@ class Channel {
 // channels are demultiplexed that way). Output goes to the given functions.
 class QueuedChannel : public Channel {
  public:
+  using InPlaceSend = std::function<bool(char*, size_t, size_t)>;
   QueuedChannel(std::function<bool(const char*, size_t)> send, std::function<void()> close = nullptr,
-                size_t maxQueued = 1 << 20)
-      : send_(std::move(send)), close_(std::move(close)), maxQueued_(maxQueued) {}
+                size_t maxQueued = 1 << 20, InPlaceSend sendInPlace = nullptr)
+      : send_(std::move(send)), close_(std::move(close)), sendInPlace_(std::move(sendInPlace)), maxQueued_(maxQueued) {}
   // Reader side: queues input (waits while more than maxQueued bytes are unread,
   // unless ended); pushEnd() marks the end of input (also on connection loss).
   void push(const char* data, size_t n);
   void pushEnd();
   ssize_t read(char* buf, size_t n) override;
   bool write(const char* data, size_t n) override { return send_ && send_(data, n); }
+  bool writeInPlace(char* data, size_t n, size_t room) override {
+    return sendInPlace_ ? sendInPlace_(data, n, room) : write(data, n);
+  }
   void closeWrite() override {
     if (close_) close_();
   }
@@ -70,6 +77,7 @@ class QueuedChannel : public Channel {
  private:
   std::function<bool(const char*, size_t)> send_;
   std::function<void()> close_;
+  InPlaceSend sendInPlace_;
   size_t maxQueued_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -37,6 +37,7 @@ class SpdyChannel : public Channel {
   explicit SpdyChannel(std::shared_ptr<spdy::Stream> s) : s_(std::move(s)) {}
   ssize_t read(char* buf, size_t n) override { return s_->read(buf, n); }
   bool write(const char* data, size_t n) override { return s_->write(data, n); }
+  bool writeInPlace(char* data, size_t n, size_t room) override { return s_->writeInPlace(data, n, room); }
   void closeWrite() override { s_->closeWrite(); }
   void reset() override { s_->reset(spdy::kCancel); }
 

@@ -97,7 +97,8 @@ class ChannelSession {
     for (size_t i = 0; i < channels; ++i) {
       auto idx = static_cast<unsigned char>(i);
       channels_.push_back(std::make_shared<QueuedChannel>(
-          [this, idx](const char* d, size_t n) { return send(idx, d, n); }, [this, idx] { closeWrite(idx); }));
+          [this, idx](const char* d, size_t n) { return send(idx, d, n); }, [this, idx] { closeWrite(idx); },
+          size_t(1) << 20, [this, idx](char* d, size_t n, size_t room) { return sendInPlace(idx, d, n, room); }));
     }
   }
   ~ChannelSession() {
@@ -114,6 +115,14 @@ class ChannelSession {
   bool send(unsigned char ch, const char* d, size_t n) {
     if (base64_) return c_->sendText(std::string(1, static_cast<char>('0' + ch)) + base64Encode(d, n));
     return c_->send(ws::Opcode::Binary, &ch, 1, d, n);  // channel byte + data framed in one buffer
+  }
+
+  // send() without a copy of the data: the channel byte and the frame header go into the
+  // `room` bytes the caller lent in front of it.
+  bool sendInPlace(unsigned char ch, char* d, size_t n, size_t room) {
+    if (base64_ || room < 1) return send(ch, d, n);
+    d[-1] = static_cast<char>(ch);
+    return c_->sendInPlace(ws::Opcode::Binary, d - 1, n + 1, room - 1);
   }
 
   // Port-forward: a data channel (even number) the pod finished sending on.
@@ -286,12 +295,14 @@ void servePortForward(StreamBackend& b, const StreamRequest& r, const httplib::R
   // The client going away stops every forwarded socket at once.
   CancelGroup group;
   s.start([&group] { group.cancelAll(); });
-  // One pair per port, each on its own thread; the connection lives until all are done.
+  // One pair per port, each on its own thread (a single port, the usual case, on this one); the
+  // connection lives until all are done.
+  auto pair = [&](size_t i) {
+    runPortForward(b, r.target.ns, r.target.pod, r.ports[i], *s.channel(2 * i), *s.channel(2 * i + 1), &group);
+  };
   std::vector<std::thread> pairs;
-  for (size_t i = 0; i < r.ports.size(); ++i)
-    pairs.emplace_back([&, i] {
-      runPortForward(b, r.target.ns, r.target.pod, r.ports[i], *s.channel(2 * i), *s.channel(2 * i + 1), &group);
-    });
+  for (size_t i = 1; i < r.ports.size(); ++i) pairs.emplace_back(pair, i);
+  pair(0);
   for (auto& t : pairs) t.join();
   s.finish();
 }

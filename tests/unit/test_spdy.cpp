@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -362,6 +363,72 @@ TEST_CASE("spdy: a peer that does flow control is never sent more than its windo
   CHECK(wrote);
   c.io.shutdown();
   serve.join();
+}
+
+// A stream like the WebSocket tunnel below a session: it scribbles over all the room it is
+// lent (as a layer writing its header there would) before writing the frame, so room that was
+// not really free shows up as corrupted data.
+class ScribblingStream : public FdStream {
+ public:
+  using FdStream::FdStream;
+  bool writeInPlace(char* buf, size_t n, size_t room) override {
+    memset(buf - room, 0xAA, room);
+    lent += room;
+    return writeAll(buf, n);
+  }
+  std::atomic<size_t> lent{0};
+};
+
+TEST_CASE("spdy: writeInPlace frames data where it is, in chunks and within the peer's window") {
+  for (bool flowControl : {false, true}) {
+    CAPTURE(flowControl);
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    ScribblingStream serverIo(sv[0]);
+    Session session(serverIo);
+    std::string want((5 << 19) + 5, '\0');  // more than two 1 MiB frames
+    for (size_t i = 0; i < want.size(); ++i) want[i] = char(i * 7 + (i >> 9));
+    std::thread writer;
+    std::atomic<bool> wrote{false};
+    std::thread serve([&] {
+      session.serve([&](std::shared_ptr<Stream> s) {
+        writer = std::thread([s, &wrote, &want] {
+          std::vector<char> buf(kFrameHeadroom + want.size());
+          memcpy(buf.data() + kFrameHeadroom, want.data(), want.size());
+          wrote = s->writeInPlace(buf.data() + kFrameHeadroom, want.size(), kFrameHeadroom);
+          s->closeWrite();
+        });
+      });
+    });
+    Peer c(sv[1]);
+    if (flowControl) {  // odd window sizes: chunks end anywhere
+      c.send(FrameEncoder::windowUpdate(0, 1 << 24));
+      c.send(FrameEncoder::windowUpdate(1, 1));
+    }
+    c.send(c.enc.synStream(1, 0, 0, {{"streamtype", "data"}}, kFlagFin));
+    CHECK(c.next().type == FrameType::SynReply);
+    std::string got;
+    size_t frames = 0;
+    for (size_t granted = 64 * 1024;;) {
+      Frame f = c.next();
+      REQUIRE(f.type == FrameType::Data);
+      got += f.data;
+      frames += !f.data.empty();
+      if (f.flags & kFlagFin) break;
+      if (flowControl && got.size() == granted) {
+        c.send(FrameEncoder::windowUpdate(1, 40009));
+        granted += 40009;
+      }
+    }
+    writer.join();
+    CHECK(wrote);
+    CHECK(got.size() == want.size());
+    CHECK(got == want);
+    CHECK(frames >= 3);
+    CHECK(serverIo.lent > 0);
+    c.io.shutdown();
+    serve.join();
+  }
 }
 
 TEST_CASE("spdy: a malformed frame ends the session with GOAWAY(PROTOCOL_ERROR) and a reason") {

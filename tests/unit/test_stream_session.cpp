@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <thread>
 
+#include "common/byte_stream.h"
 #include "common/errors.h"
 #include "common/json.h"
 #include "kubelet/stream_session.h"
@@ -172,6 +174,53 @@ TEST_CASE("stream session: port-forward copies both ways; a refused port is repo
   runPortForward(b, "ns", "web", 81, *data2.ch, *error2.ch);
   CHECK(error2.text() == "error forwarding port 81 to pod web: dial tcp4 127.0.0.1:81: connect: connection refused");
   CHECK((error2.closed && data2.closed));
+}
+
+TEST_CASE("stream session: port-forward hands the pod's bytes to the transport with room for its headers") {
+  int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(listen(ls, 4) == 0);
+  socklen_t len = sizeof a;
+  getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len);
+  FakeBackend b;
+  b.port = ntohs(a.sin_port);
+  std::string body(3 << 20, '\0');  // several pod reads
+  for (size_t i = 0; i < body.size(); ++i) body[i] = char(i * 13 + (i >> 11));
+  std::thread pod([ls, &body] {
+    int c = accept(ls, nullptr, nullptr);
+    CHECK(write(c, body.data(), body.size()) == ssize_t(body.size()));
+    close(c);
+  });
+  // The transport: writes a "header" over the whole room it is lent, then takes the bytes.
+  // The client's side ends once everything arrived (so neither direction waits on the other).
+  std::mutex mu;
+  std::string got;
+  size_t inPlaceWrites = 0;
+  QueuedChannel* self = nullptr;
+  auto take = [&](const char* p, size_t n) {
+    std::lock_guard<std::mutex> l(mu);
+    got.append(p, n);
+    if (got.size() == body.size()) self->pushEnd();
+    return true;
+  };
+  auto data = std::make_shared<QueuedChannel>(take, nullptr, size_t(1) << 20, [&](char* p, size_t n, size_t room) {
+    CHECK(room >= kFrameHeadroom);
+    memset(p - room, 0x55, room);
+    ++inPlaceWrites;
+    return take(p, n);
+  });
+  self = data.get();
+  Collected error;
+  runPortForward(b, "ns", "web", 80, *data, *error.ch);
+  pod.join();
+  close(ls);
+  CHECK(got.size() == body.size());
+  CHECK(got == body);
+  CHECK(inPlaceWrites > 0);
+  CHECK(error.text().empty());
 }
 
 TEST_CASE("stream session: request parameters as kube parses them") {

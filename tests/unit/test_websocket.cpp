@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -352,6 +353,113 @@ TEST_CASE("websocket: a byte stream over binary messages (SPDY tunnel)") {
   for (ssize_t n; (n = bytes->read(buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
   CHECK(got == "hello tunnel");
   CHECK(conn->closeCode() == 1000);
+}
+
+// Bytes 0..n-1 of a pattern that shows misplaced or dropped bytes.
+std::string pattern(size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed) >> 3);
+  return s;
+}
+
+TEST_CASE("websocket: large messages are read from the stream straight into the message, split anyhow") {
+  for (bool serverRole : {true, false}) {
+    CAPTURE(serverRole);
+    auto [a, b] = streamPair();
+    Connection conn(std::move(a), serverRole ? Connection::Role::Server : Connection::Role::Client, 4 << 20);
+    bool masked = serverRole;  // what the peer must send
+    // Large, small, larger, a large one in fragments (not a whole message: decoded as before),
+    // one of the same size as the first (the message buffer is reused) and one above the size
+    // read directly (buffered as before).
+    std::vector<std::string> msgs = {pattern(200000, 1), pattern(5000, 2), "small", pattern(300000, 3),
+                                     pattern(70000, 4), pattern(200000, 5), pattern(2500000, 6)};
+    std::string wire;
+    for (size_t i = 0; i < msgs.size(); ++i) {
+      if (i == 4) {
+        wire += encodeFrame(Opcode::Binary, msgs[i].data(), 30000, false, masked);
+        wire += encodeFrame(Opcode::Continuation, msgs[i].data() + 30000, 40000, true, masked);
+      } else {
+        wire += encodeFrame(Opcode::Binary, msgs[i].data(), msgs[i].size(), true, masked);
+      }
+    }
+    // Written in odd pieces, so headers and payloads are split across reads at every kind of place.
+    std::thread writer([&wire, peer = b.get()] {
+      for (size_t off = 0, step = 1; off < wire.size(); off += step, step = step * 7 % 9973 + 1)
+        if (!peer->writeAll(wire.data() + off, std::min(step, wire.size() - off))) return;
+    });
+    Message m;
+    for (auto& want : msgs) {
+      REQUIRE(conn.read(m));
+      CHECK(m.type == Opcode::Binary);
+      CHECK(m.data.size() == want.size());
+      CHECK(m.data == want);
+    }
+    writer.join();
+  }
+}
+
+TEST_CASE("websocket: a stream that ends in the middle of a large frame ends the connection") {
+  auto [a, b] = streamPair();
+  Connection conn(std::move(a), Connection::Role::Client, 1 << 20);
+  std::string payload = pattern(100000, 7);
+  std::string wire = encodeFrame(Opcode::Binary, payload.data(), payload.size(), true, false);
+  REQUIRE(b->writeAll(wire.data(), wire.size() / 2));
+  b->shutdown();
+  Message m;
+  CHECK_FALSE(conn.read(m));
+  CHECK(conn.closeCode() == 1006);
+}
+
+TEST_CASE("websocket: sendInPlace frames bytes where they are, with the room before them") {
+  for (bool client : {false, true}) {
+    for (size_t n : {size_t(0), size_t(100), size_t(126), size_t(70000)}) {
+      CAPTURE(client);
+      CAPTURE(n);
+      auto [a, b] = streamPair();
+      Connection conn(std::move(a), client ? Connection::Role::Client : Connection::Role::Server, 1 << 20);
+      std::string want = pattern(n, 9);
+      std::vector<char> buf(kFrameHeadroom + n);
+      memcpy(buf.data() + kFrameHeadroom, want.data(), n);
+      std::thread reader([&] {
+        FrameDecoder d(client, 1 << 20);
+        Frame f;
+        char tmp[65536];
+        while (!d.next(f)) {
+          ssize_t r = b->read(tmp, sizeof tmp);
+          if (r <= 0) break;
+          d.feed(tmp, static_cast<size_t>(r));
+        }
+        CHECK(f.opcode == Opcode::Binary);
+        CHECK(f.payload == want);
+      });
+      REQUIRE(conn.sendInPlace(Opcode::Binary, buf.data() + kFrameHeadroom, n, kFrameHeadroom));
+      reader.join();
+    }
+  }
+  // Too little room: framed by a copy instead, the same on the wire.
+  auto [a, b] = streamPair();
+  Connection conn(std::move(a), Connection::Role::Server, 1 << 20);
+  std::string bytes = "xyz";
+  REQUIRE(conn.sendInPlace(Opcode::Binary, bytes.data(), bytes.size(), 0));
+  conn.shutdown();
+  auto frames = decodeAll(drain(*b), false);
+  REQUIRE(frames.size() == 1);
+  CHECK(frames[0].payload == "xyz");
+}
+
+TEST_CASE("websocket: a message stream written in place carries the bytes as one binary message") {
+  auto [a, b] = streamPair();
+  auto conn = std::make_shared<Connection>(std::move(a), Connection::Role::Server, 1 << 20);
+  auto bytes = messageStream(conn);
+  std::string want = pattern(1000, 3);
+  std::vector<char> buf(kFrameHeadroom + want.size());
+  memcpy(buf.data() + kFrameHeadroom, want.data(), want.size());
+  REQUIRE(bytes->writeInPlace(buf.data() + kFrameHeadroom, want.size(), kFrameHeadroom));
+  conn->shutdown();
+  auto frames = decodeAll(drain(*b), false);
+  REQUIRE(frames.size() == 1);
+  CHECK(frames[0].opcode == Opcode::Binary);
+  CHECK(frames[0].payload == want);
 }
 
 TEST_CASE("websocket: bounded fuzz of the decoder and the connection") {
