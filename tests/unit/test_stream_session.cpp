@@ -135,9 +135,8 @@ struct FakeBackend : StreamBackend {
     return fd;
   }
 };
-}  // namespace
-
-TEST_CASE("stream session: port-forward copies both ways; a refused port is reported on the error channel") {
+// A listening socket on 127.0.0.1 at a free port (the "pod"), its port in `port`.
+int listenLoopback(int& port) {
   int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -146,8 +145,14 @@ TEST_CASE("stream session: port-forward copies both ways; a refused port is repo
   REQUIRE(listen(ls, 4) == 0);
   socklen_t len = sizeof a;
   getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  return ls;
+}
+}  // namespace
+
+TEST_CASE("stream session: port-forward copies both ways; a refused port is reported on the error channel") {
   FakeBackend b;
-  b.port = ntohs(a.sin_port);
+  int ls = listenLoopback(b.port);
   // The "pod": answers whatever it got, once the client half-closed.
   std::thread server([ls] {
     int c = accept(ls, nullptr, nullptr);
@@ -177,16 +182,8 @@ TEST_CASE("stream session: port-forward copies both ways; a refused port is repo
 }
 
 TEST_CASE("stream session: port-forward hands the pod's bytes to the transport with room for its headers") {
-  int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(listen(ls, 4) == 0);
-  socklen_t len = sizeof a;
-  getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len);
   FakeBackend b;
-  b.port = ntohs(a.sin_port);
+  int ls = listenLoopback(b.port);
   std::string body(3 << 20, '\0');  // several pod reads
   for (size_t i = 0; i < body.size(); ++i) body[i] = char(i * 13 + (i >> 11));
   std::thread pod([ls, &body] {
