@@ -1,7 +1,5 @@
 // HTTPS front: auth, non-resource endpoints, and dispatch of resource paths.
 #include <httplib.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
@@ -16,6 +14,7 @@
 #include "apiserver/thread_pool.h"
 #include "apiserver/ui.h"
 #include "common/log.h"
+#include "common/net.h"
 
 namespace k1s {
 
@@ -27,21 +26,11 @@ namespace {
 // goes out as a packet of its own, and on loopback every packet costs the sender a trip
 // through the receive path and the client a wake-up. A whole answer (not a stream) is
 // corked while httplib writes it and uncorked by the logger, which httplib calls right
-// after the body: one packet. The socket is per worker thread, so a thread_local suffices.
-thread_local int tCorkedFd = -1;
-
-void corkAnswer(const httplib::Request& req, const httplib::Response& res) {
-  if (!req.ssl || res.body.empty()) return;  // streams and taken-over connections stay as they are
-  int fd = SSL_get_fd(req.ssl);
-  int on = 1;
-  if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0) tCorkedFd = fd;
-}
-
-void uncorkAnswer() {
-  if (tCorkedFd < 0) return;
-  int off = 0;
-  setsockopt(tCorkedFd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
-  tCorkedFd = -1;
+// after the body: one packet. Both ends decide from the same request and answer, so a
+// failed write (no logger call) leaves nothing behind but a connection that closes.
+int corkableFd(const httplib::Request& req, const httplib::Response& res) {
+  if (!req.ssl || res.body.empty()) return -1;  // streams and taken-over connections stay as they are
+  return SSL_get_fd(req.ssl);
 }
 
 }  // namespace
@@ -179,9 +168,11 @@ void ApiServer::start() {
   I.srv->set_keep_alive_timeout(30);
   auto h = [this](const httplib::Request& req, httplib::Response& res) {
     impl_->handle(req, res);
-    corkAnswer(req, res);
+    setTcpCork(corkableFd(req, res), true);
   };
-  I.srv->set_logger([](const httplib::Request&, const httplib::Response&) { uncorkAnswer(); });
+  I.srv->set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    setTcpCork(corkableFd(req, res), false);
+  });
   // httplib would gzip/brotli every JSON answer a client accepts compressed; on loopback that only
   // costs CPU, and a compressor holds back the events of a watch stream. Answers go uncompressed.
   // Requests without a body (GET, OPTIONS) are answered here: httplib's routes are regexes

@@ -1,6 +1,9 @@
 #include "common/net.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 namespace k1s {
 
@@ -35,6 +38,11 @@ std::optional<Cidr> Cidr::parse(const std::string& s) {
   c.prefix = p;
   c.base = p == 0 ? 0 : (*ip & (0xffffffffu << (32 - p)));
   return c;
+}
+
+void setTcpCork(int fd, bool on) {
+  int v = on ? 1 : 0;
+  if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v);
 }
 
 }  // namespace k1s

@@ -1,4 +1,4 @@
-// IPv4 addresses and CIDRs as 32-bit numbers (IPAM, admission, proxy).
+// IPv4 addresses and CIDRs as 32-bit numbers (IPAM, admission, proxy), and a TCP socket option.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -17,5 +17,9 @@ struct Cidr {
   bool contains(uint32_t ip) const { return prefix == 0 || (ip >> (32 - prefix)) == (base >> (32 - prefix)); }
   std::string str() const { return formatIPv4(base) + "/" + std::to_string(prefix); }
 };
+
+// TCP_CORK on (hold partial segments) or off (send what is held); a no-op for fd < 0 or a
+// socket that is not TCP (a test's socket pair).
+void setTcpCork(int fd, bool on);
 
 }  // namespace k1s

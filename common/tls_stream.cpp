@@ -3,13 +3,13 @@
 
 #include <fcntl.h>
 #include <openssl/err.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
+
+#include "common/net.h"
 
 namespace k1s {
 
@@ -54,11 +54,6 @@ namespace {
 // Writes from this size on are corked (see writeAll).
 constexpr size_t kCorkFrom = 32 * 1024;
 
-void setCork(int fd, bool on) {
-  int v = on ? 1 : 0;
-  setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v);  // not TCP (a test's socket pair): no matter
-}
-
 }  // namespace
 
 bool TlsStream::writeAll(const void* buf, size_t n) {
@@ -68,9 +63,9 @@ bool TlsStream::writeAll(const void* buf, size_t n) {
   // it (a context switch per record). Corked, the records fill full-size segments; uncorking
   // at the end sends the rest at once, so small writes (exec, headers) keep no delay at all.
   bool cork = n >= kCorkFrom;
-  if (cork) setCork(fd_, true);
+  if (cork) setTcpCork(fd_, true);
   bool ok = writeLocked(static_cast<const char*>(buf), n);
-  if (cork) setCork(fd_, false);
+  if (cork) setTcpCork(fd_, false);
   return ok;
 }
 
