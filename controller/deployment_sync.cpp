@@ -5,6 +5,7 @@
 
 #include "common/errors.h"
 #include "common/meta.h"
+#include "common/selector.h"
 #include "controller/deployment_internal.h"
 #include "controller/podutil.h"
 
@@ -172,6 +173,20 @@ std::optional<Json> DeploymentSync::newReplicaSet(const RSList& oldRSs, bool cre
       throw;
     }
     Json found = env_.client.get(env_.replicaSets, namespaceOf(d_), nameOf(rs));
+    if (controllerUid(found).empty() && !isDeleting(found) &&
+        LabelSelector::fromObject(d_["spec"]["selector"]).matches(labelsOf(found)) &&
+        templatesEqualIgnoringHash(found["spec"]["template"], d_["spec"]["template"])) {
+      // Our own ReplicaSet, orphaned (a Deployment deleted with
+      // --cascade=orphan and re-created) while our cache still showed its old
+      // owner: adopt it rather than count a collision and start a second one.
+      // As in the claim, only if this Deployment (not a deleted one of the
+      // same name that our cache still holds) is the live one.
+      Json fresh = env_.client.get(env_.deployments, namespaceOf(d_), nameOf(d_));
+      if (uidOf(fresh) != uidOf(d_) || isDeleting(fresh))
+        throw std::runtime_error("original Deployment " + namespaceOf(d_) + "/" + nameOf(d_) + " is gone or being deleted");
+      found = adoptObject(env_.client, env_.replicaSets, found, d_);
+      env_.wrote(found);
+    }
     if (controllerUid(found) != uidOf(d_) ||
         !templatesEqualIgnoringHash(found["spec"]["template"], d_["spec"]["template"])) {
       // A different ReplicaSet holds the name: a hash collision. Bump the

@@ -346,8 +346,9 @@ TEST_CASE("deployment controller: scaling through the scale subresource") {
   }));
   c.scaleTo("sc", 1);
   REQUIRE(eventually([&] { return c.pods("app=sc").size() == 1; }));
-  CHECK(c.hasEvent("ScalingReplicaSet", "Scaled up replica set " + rs + " to 5 from 2"));
-  CHECK(c.hasEvent("ScalingReplicaSet", "Scaled down replica set " + rs + " to 1 from 5"));
+  // The event is written after the scale that let the pods go, so it may trail them.
+  CHECK(eventually([&] { return c.hasEvent("ScalingReplicaSet", "Scaled up replica set " + rs + " to 5 from 2"); }));
+  CHECK(eventually([&] { return c.hasEvent("ScalingReplicaSet", "Scaled down replica set " + rs + " to 1 from 5"); }));
   Json scale = c.reg->get(deployR(), "default", "sc", "scale");
   CHECK(scale["spec"]["replicas"] == 1);
   CHECK(eventually([&] { return st(c.get("sc"), "replicas") == 1 && st(c.get("sc"), "observedGeneration") == 3; }));
