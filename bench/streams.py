@@ -110,11 +110,14 @@ def wrk(url, pids=()):
 
 
 def forwarded(k, argv, port):
-    """Starts a port-forward process, waits for its listener, returns the process."""
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         env=k.env())
+    """Starts a port-forward process, waits for its listener, returns the process. Its output goes
+    to a file: both clients print a line per connection, and an undrained pipe would fill up and
+    stall the forward (about 2,000 connections in)."""
+    out = open(os.path.join(k.tmp, f"forward-{port}.out"), "w+b")
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.DEVNULL, env=k.env())
     k._children.append(p)
-    wait_for(f"forward on {port}", lambda: b"Forwarding from" in p.stdout.readline(), timeout=30)
+    wait_for(f"forward on {port}", lambda: b"Forwarding from" in open(out.name, "rb").read(), timeout=30)
+    out.close()
     return p
 
 
