@@ -214,20 +214,26 @@ std::optional<ContainerStatus> Runtime::status(const std::string& id) const {
     s.pid = state->value("pid", 0);
     s.startedAt = state->value("startedAt", "");
   }
-  if (auto ex = readJson(dir + "/exit.json")) {
+  auto exited = [&] {
+    auto ex = readJson(dir + "/exit.json");
+    if (!ex) return false;
     s.running = false;
     s.exitCode = ex->value("exitCode", 0);
     s.finishedAt = ex->value("finishedAt", "");
     s.reason = ex->value("reason", "");
     s.message = ex->value("message", "");
-    return s;
-  }
+    return true;
+  };
+  if (exited()) return s;
   if (state && (processIs(s.pid, state->value("pidStartTime", uint64_t(0))) ||
                 // The workload is gone but its shim is still writing exit.json: not final yet.
                 processIs(state->value("shimPid", 0), state->value("shimStartTime", uint64_t(0))))) {
     s.running = true;
     return s;
   }
+  // The shim writes exit.json and then exits: if it finished both since the first look, the
+  // file is there now (without this second look a busy machine reported a clean exit as an error).
+  if (exited()) return s;
   if (!state) {
     // Still starting (start() has not returned), or the shim died before reporting.
     s.running = false;
