@@ -206,9 +206,7 @@ class DeploymentController : public Controller {
         }
         if (isDeleting(d) || !matches || isDeleting(rs)) continue;
         if (!adoptionChecked) {
-          Json fresh = c_.get(dRes_, namespaceOf(d), nameOf(d));
-          if (metaOf(fresh).value("uid", "") != uid || isDeleting(fresh))
-            throw std::runtime_error("original Deployment " + objectKey(d) + " is gone or being deleted");
+          deploy::requireLiveDeployment(c_, dRes_, d);
           adoptionChecked = true;
         }
         Json adopted = adoptObject(c_, rsRes_, rs, d);

@@ -29,6 +29,10 @@ int64_t maxUnavailable(const Json& d);  // rounded down; never above spec.replic
 int64_t revisionOf(const Json& rs);     // the revision annotation, 0 if absent
 std::optional<int64_t> intAnnotation(const Json& obj, const char* key);
 std::string uidOf(const Json& obj);
+// Before adopting an orphan (kube's RecheckDeletionTimestamp): throws unless the live
+// Deployment of d's name is d itself and not being deleted. The cache may still hold a
+// deleted Deployment whose successor has the same name.
+void requireLiveDeployment(Client& c, const ResourceInfo& deployments, const Json& d);
 
 // The oldest ReplicaSet whose template equals the deployment's (ignoring the hash label).
 std::optional<Json> findNewReplicaSet(const Json& d, const RSList& rsList);

@@ -179,11 +179,7 @@ std::optional<Json> DeploymentSync::newReplicaSet(const RSList& oldRSs, bool cre
       // Our own ReplicaSet, orphaned (a Deployment deleted with
       // --cascade=orphan and re-created) while our cache still showed its old
       // owner: adopt it rather than count a collision and start a second one.
-      // As in the claim, only if this Deployment (not a deleted one of the
-      // same name that our cache still holds) is the live one.
-      Json fresh = env_.client.get(env_.deployments, namespaceOf(d_), nameOf(d_));
-      if (uidOf(fresh) != uidOf(d_) || isDeleting(fresh))
-        throw std::runtime_error("original Deployment " + namespaceOf(d_) + "/" + nameOf(d_) + " is gone or being deleted");
+      requireLiveDeployment(env_.client, env_.deployments, d_);
       found = adoptObject(env_.client, env_.replicaSets, found, d_);
       env_.wrote(found);
     }

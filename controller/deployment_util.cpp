@@ -2,6 +2,7 @@
 // defines them: fenceposts, revisions, annotations, conditions, status.
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "common/meta.h"
 #include "controller/deployment_internal.h"
@@ -93,6 +94,12 @@ std::optional<int64_t> intAnnotation(const Json& obj, const char* key) { return 
 int64_t revisionOf(const Json& rs) { return intAnnotation(rs, kRevisionAnnotation).value_or(0); }
 
 std::string uidOf(const Json& obj) { return metaOf(obj).value("uid", ""); }
+
+void requireLiveDeployment(Client& c, const ResourceInfo& deployments, const Json& d) {
+  Json fresh = c.get(deployments, namespaceOf(d), nameOf(d));
+  if (uidOf(fresh) != uidOf(d) || isDeleting(fresh))
+    throw std::runtime_error("original Deployment " + namespaceOf(d) + "/" + nameOf(d) + " is gone or being deleted");
+}
 
 std::optional<Json> findNewReplicaSet(const Json& d, const RSList& rsList) {
   RSList sorted = rsList;
