@@ -401,6 +401,9 @@ int cmdExec(Kubectl& k) {
     q.emplace_back("tty", boolText(tty));
     return "/api/v1/namespaces/" + ns + "/pods/" + name + "/exec" + queryString(q);
   };
+  auto completedPod = [](const std::string& phaseText) {  // kubectl's words, whoever noticed it
+    return CliError("error: cannot exec into a container in a completed pod; " + phaseText);
+  };
   // A plain pod name goes straight to the exec endpoint: the server finds the pod, picks its
   // only container and refuses a completed pod, which saves a GET (a round trip and a TLS
   // handshake) per exec. Only a pod with several containers needs the pod read here, for
@@ -413,8 +416,7 @@ int cmdExec(Kubectl& k) {
       if (e.code != 400) throw;
       if (m.find("completed pod") != std::string::npos) {
         auto at = m.find("current phase is ");
-        throw CliError("error: cannot exec into a container in a completed pod; " +
-                       (at == std::string::npos ? m : m.substr(at)));
+        throw completedPod(at == std::string::npos ? m : m.substr(at));
       }
       if (k.args.has("container") || m.find("a container name must be specified") == std::string::npos) throw;
     }
@@ -422,7 +424,7 @@ int cmdExec(Kubectl& k) {
   Json pod = podForObject(k, pos[0], ns, podRunningTimeout(k));
   std::string phase = pod.value("status", Json::object()).value("phase", "");
   if (phase == "Succeeded" || phase == "Failed")
-    throw CliError("error: cannot exec into a container in a completed pod; current phase is " + phase);
+    throw completedPod("current phase is " + phase);
   std::string container = pickContainer(k, pod);
   return runSession(k, {execPath(pod["metadata"].value("name", ""), container), stdin, tty});
 }
