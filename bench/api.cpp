@@ -5,7 +5,7 @@
 // usage: k1s_bench_api K1S_BINARY WORKDIR   (run inside a private network namespace; see bench/api.sh)
 //
 // Environment, for profiling one phase at a time:
-//   K1S_BENCH_PHASES=create,get,watch   the phases to run (default: all three)
+//   K1S_BENCH_PHASES=create,get,watch,floor   the phases to run (default: all four)
 //   K1S_BENCH_PERF=PREFIX               record each phase with `perf record -g --call-graph dwarf` on the
 //                                       server only, into PREFIX-<phase>.data
 //   K1S_BENCH_SECONDS=N                 seconds per throughput phase (default 3)
@@ -14,6 +14,8 @@
 #include <spawn.h>
 #include <sqlite3.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -155,6 +157,72 @@ static double pct(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, size_t(p * (v.size() - 1) + 0.5))];
 }
 
+// The floor of the required stack, a second anchor: cpp-httplib's HTTPS server (k1s's serving
+// certificate, TCP_NODELAY, keep-alive), nlohmann/json and SQLite with nothing of Kubernetes in
+// between. Each POST parses its body, inserts it as one row in its own transaction (the raw
+// loop's table and settings), and answers 201 with the object. No validation, defaulting,
+// resourceVersion, watch events or metadata: whatever k1s does per create costs more than this.
+class FloorServer {
+ public:
+  FloorServer(const std::string& dir, const std::string& cert, const std::string& key, int port)
+      : srv_(cert.c_str(), key.c_str()) {
+    std::string path = dir + "/floor.db";
+    sqlite3_open(path.c_str(), &db_);
+    sqlite3_exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                      "CREATE TABLE IF NOT EXISTS objects(resource TEXT, namespace TEXT, name TEXT, rv INTEGER, data TEXT,"
+                      " PRIMARY KEY(resource, namespace, name));",
+                 nullptr, nullptr, nullptr);
+    sqlite3_prepare_v2(db_, "INSERT INTO objects VALUES('configmaps','bench',?,?,?)", -1, &insert_, nullptr);
+    srv_.set_tcp_nodelay(true);
+    srv_.set_keep_alive_max_count(100000);
+    srv_.Post("/floor", [this](const httplib::Request& req, httplib::Response& res) {
+      Json obj = Json::parse(req.body, nullptr, false);
+      if (obj.is_discarded()) {
+        res.status = 400;
+        return;
+      }
+      std::string name = obj["metadata"].value("name", "");
+      std::lock_guard<std::mutex> l(mu_);
+      sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+      sqlite3_reset(insert_);
+      sqlite3_bind_text(insert_, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(insert_, 2, ++rv_);
+      std::string data = obj.dump();
+      sqlite3_bind_text(insert_, 3, data.c_str(), -1, SQLITE_TRANSIENT);
+      bool ok = sqlite3_step(insert_) == SQLITE_DONE;
+      sqlite3_exec(db_, ok ? "COMMIT" : "ROLLBACK", nullptr, nullptr, nullptr);
+      res.status = ok ? 201 : 409;
+      res.set_content(data, "application/json");
+      cork(req, 1);
+    });
+    // As k1s does: the answer's header and body leave as one segment (corked until logged).
+    srv_.set_logger([](const httplib::Request& req, const httplib::Response&) { cork(req, 0); });
+    if (!srv_.is_valid() || !srv_.bind_to_port("127.0.0.1", port)) {
+      fprintf(stderr, "floor server: cannot listen on %d\n", port);
+      exit(1);
+    }
+    thread_ = std::thread([this] { srv_.listen_after_bind(); });
+    while (!srv_.is_running()) usleep(1000);
+  }
+  static void cork(const httplib::Request& req, int on) {
+    if (req.ssl) setsockopt(SSL_get_fd(req.ssl), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  }
+  ~FloorServer() {
+    srv_.stop();
+    thread_.join();
+    sqlite3_finalize(insert_);
+    sqlite3_close(db_);
+  }
+
+ private:
+  httplib::SSLServer srv_;
+  std::thread thread_;
+  std::mutex mu_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* insert_ = nullptr;
+  long rv_ = 0;
+};
+
 int main(int argc, char** argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: %s K1S_BINARY WORKDIR\n", argv[0]);
@@ -222,12 +290,15 @@ int main(int argc, char** argv) {
   struct PhaseResult {
     double rate = 0, serverUs = 0, clientUs = 0;
   };
-  auto runPhase = [&](const char* name, const std::string& path, const std::string& script) {
+  auto runPhase = [&](const char* name, const std::string& path, const std::string& script, pid_t server = 0,
+                      int serverPort = 0) {
+    if (!server) server = pid;
+    if (!serverPort) serverPort = port;
     std::string lua = dir + "/" + name + ".lua";
     std::ofstream(lua) << script;
     std::string out = dir + "/" + name + ".out", secsS = std::to_string(int(phase + 0.5)),
                 ts = std::to_string(threads), cs = std::to_string(connections), auth = "Authorization: Bearer " + token,
-                url = "https://127.0.0.1:" + portS + path;
+                url = "https://127.0.0.1:" + std::to_string(serverPort) + path;
     std::vector<std::string> args = {"wrk", "-t", ts, "-c", cs, "-d", secsS + "s", "-H", auth, "-s", lua, url};
     std::vector<char*> av;
     for (auto& a : args) av.push_back(a.data());
@@ -235,8 +306,8 @@ int main(int argc, char** argv) {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    PhaseProfile prof(pid, name);
-    double cpu0 = cpuSeconds(pid);
+    PhaseProfile prof(server, name);
+    double cpu0 = cpuSeconds(server);
     auto t0 = Clock::now();
     pid_t w;
     if (posix_spawnp(&w, "wrk", &fa, nullptr, av.data(), environ) != 0) {
@@ -264,7 +335,7 @@ int main(int argc, char** argv) {
     }
     PhaseResult r;
     r.rate = field("Requests/sec:");
-    r.serverUs = (cpuSeconds(pid) - cpu0 - idleCpuPerSec * secs) / requests * 1e6;
+    r.serverUs = (cpuSeconds(server) - cpu0 - (server == pid ? idleCpuPerSec * secs : 0)) / requests * 1e6;
     r.clientUs = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6) /
                  requests * 1e6;
     return r;
@@ -341,9 +412,20 @@ end
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
 
+  // The same creates against the floor of the required libraries (FloorServer), after k1s has
+  // stopped: how far any create path built on them can go on this machine.
+  PhaseResult floor;
+  if (phaseWanted("floor")) {
+    FloorServer fs(dir, dataDir + "/certs/server.crt", dataDir + "/certs/server.key", port + 1);
+    floor = runPhase("floor", "/floor", createScript, getpid(), port + 1);
+  }
+
   printf("\n%-44s %12s %12s\n", "measure", "k1s", "anchor");
   printf("%-44s %12.0f %12.0f  (raw SQLite txn/s, WAL+NORMAL, same disk)\n", "creates/s (wrk, HTTPS keep-alive, 4 conns)", creates.rate, raw);
   printf("%-44s %12.2f %12s  (target >= 0.5x and >= 2000/s)\n", "creates / raw SQLite", creates.rate / raw, "");
+  printf("%-44s %12.0f %12.2f  (x raw: the floor of httplib + JSON + one SQLite txn, no Kubernetes)\n",
+         "floor creates/s (same wrk, same certificate)", floor.rate, floor.rate / raw);
+  printf("%-44s %12.0f %12.0f  (wrk's CPU us per request)\n", "floor server CPU us per create", floor.serverUs, floor.clientUs);
   printf("%-44s %12.0f %12s  (target >= 10000/s)\n", "gets/s (wrk, HTTPS keep-alive, 4 conns)", gets.rate, "");
   printf("%-44s %12.0f %12s  (server CPU at rest: %.0f ms/s, taken out)\n", "server CPU us per create", creates.serverUs, "",
          idleCpuPerSec * 1000);
