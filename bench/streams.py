@@ -8,7 +8,9 @@ numbers-web page (its server closes each connection, so this measures per-connec
   - straight to the pod IP (the anchor, measured in the same run),
   - through `k1s port-forward` (WebSocket, channel protocol),
   - through kubectl 1.33 port-forward (SPDY/3.1 tunnelled in WebSocket),
-  - through kubectl 1.27 port-forward (plain SPDY/3.1).
+  - through kubectl 1.27 port-forward (plain SPDY/3.1),
+  - through the floor: two bare OpenSSL relays with k1s's TLS settings and no framing at all
+    (bench/tls_relay.cpp, k1s_bench_tls_relay next to K1S_BIN): what TLS alone costs a forward.
 Each line prints requests/s, transfer/s and the ratio to the direct run. Target: >= 0.5x of the
 direct MB/s for the file.
 
@@ -121,6 +123,27 @@ def forwarded(k, argv, port):
     return p
 
 
+def tls_relay_floor(k, pod_ip, pod_port):
+    """The two processes of bench/tls_relay.cpp (server on 18090 to the pod, client on 18091 to the
+    server), started as the anchor of what TLS alone costs a forward; None when it is not built."""
+    relay = os.path.join(os.path.dirname(k1s_binary()), "k1s_bench_tls_relay")
+    if not os.access(relay, os.X_OK):
+        print(f"(floor skipped: {relay} not built; ninja k1s_bench_tls_relay)")
+        return None
+    certs = os.path.join(k.data_dir, "certs")
+    started = []
+    for argv in ([relay, "server", "18090", os.path.join(certs, "server.crt"), os.path.join(certs, "server.key"),
+                  pod_ip, str(pod_port)], [relay, "client", "18091", "18090"]):
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        k._children.append(p)
+        started.append(p)
+        if p.stdout.readline() != b"ready\n":
+            for r in started:
+                k.stop_process(r)
+            raise RuntimeError(f"{argv[1]} relay did not start")
+    return started
+
+
 def hyperfine(k, name, cmd):
     out = os.path.join(k.tmp, "hf.json")
     r = subprocess.run(["hyperfine", "-N", "--warmup", "3", "--runs", str(RUNS), "--export-json", out, cmd],
@@ -174,16 +197,26 @@ def main():
                      ("kubectl 1.33 port-forward (SPDY in WebSocket)", kc("1.33") + ["port-forward", "-n", NS, deploy],
                       18081),
                      ("kubectl 1.27 port-forward (SPDY)", kc("1.27") + ["port-forward", "-n", NS, deploy], 18082)]
+            def show(name, got):
+                ratio = got[metric] / direct[metric]
+                print(f"{name:<44} {got[0]:>10.0f} {got[1] / 1e6:>8.2f} {ratio:>9.2f}x"
+                      f" {got[2][0]:>13.2f} {got[2][1]:>13.2f}"
+                      f"{'' if ratio >= 0.5 or metric == 0 else '  (below the 0.5x target)'}")
+
             for name, argv, port in cases:
                 p = forwarded(k, argv + [f"{port}:{pod_port}"], port)
                 try:
-                    got = wrk(f"http://127.0.0.1:{port}{path}", pids=(k.proc.pid, p.pid))
-                    ratio = got[metric] / direct[metric]
-                    print(f"{name:<44} {got[0]:>10.0f} {got[1] / 1e6:>8.2f} {ratio:>9.2f}x"
-                          f" {got[2][0]:>13.2f} {got[2][1]:>13.2f}"
-                          f"{'' if ratio >= 0.5 or metric == 0 else '  (below the 0.5x target)'}")
+                    show(name, wrk(f"http://127.0.0.1:{port}{path}", pids=(k.proc.pid, p.pid)))
                 finally:
                     k.stop_process(p)
+            floor = tls_relay_floor(k, pod_ip, pod_port)
+            if floor:
+                try:
+                    show("floor: bare OpenSSL relay, no framing", wrk("http://127.0.0.1:18091" + path,
+                                                                      pids=[r.pid for r in floor]))
+                finally:
+                    for r in floor:
+                        k.stop_process(r)
 
         pod = sleep["metadata"]["name"]
         if ONLY == "portforward":
