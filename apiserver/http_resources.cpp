@@ -62,8 +62,14 @@ DeleteOptions deleteOptions(const httplib::Request& req, size_t maxBody) {
   if (!body.is_object()) throw badRequest("DeleteOptions must be an object");
   if (body.contains("gracePeriodSeconds") && body["gracePeriodSeconds"].is_number_integer())
     o.gracePeriodSeconds = body["gracePeriodSeconds"].get<int64_t>();
-  o.propagationPolicy = body.value("propagationPolicy", "");
-  if (body.value("orphanDependents", false)) o.propagationPolicy = "Orphan";
+  if (body.contains("propagationPolicy") && body["propagationPolicy"].is_string())
+    o.propagationPolicy = body["propagationPolicy"].get<std::string>();
+  else if (body.contains("propagationPolicy") && !body["propagationPolicy"].is_null())
+    throw badRequest("json: cannot unmarshal " + std::string(body["propagationPolicy"].type_name()) +
+                     " into Go struct field DeleteOptions.propagationPolicy of type v1.DeletionPropagation");
+  if (body.contains("orphanDependents") && body["orphanDependents"].is_boolean() &&
+      body["orphanDependents"].get<bool>())
+    o.propagationPolicy = "Orphan";
   if (body.contains("preconditions") && body["preconditions"].is_object()) {
     auto& p = body["preconditions"];
     if (p.contains("uid") && p["uid"].is_string()) o.preconditionUid = p["uid"].get<std::string>();
@@ -72,7 +78,15 @@ DeleteOptions deleteOptions(const httplib::Request& req, size_t maxBody) {
   }
   if (body.contains("dryRun") && body["dryRun"].is_array() && !body["dryRun"].empty()) o.dryRun = true;
   auto g = queryParam(req, "gracePeriodSeconds");
-  if (!g.empty()) o.gracePeriodSeconds = std::stoll(g);
+  if (!g.empty()) {
+    try {
+      size_t end = 0;
+      o.gracePeriodSeconds = std::stoll(g, &end);
+      if (end != g.size()) throw std::invalid_argument(g);
+    } catch (const std::exception&) {
+      throw badRequest("strconv.ParseInt: parsing " + Json(g).dump() + ": invalid syntax");
+    }
+  }
   auto pp = queryParam(req, "propagationPolicy");
   if (!pp.empty()) o.propagationPolicy = pp;
   if (queryParam(req, "dryRun") == "All") o.dryRun = true;
@@ -267,6 +281,33 @@ void serveResource(Registry& reg, const ApiServerOptions& opts, const httplib::R
       reg.update(r, ri.ns, b, "binding");
       return sendJson(res, 201, successStatus());
     }
+    if (!collection && ri.sub == "eviction") {
+      // pods/eviction (kubectl drain): no PodDisruptionBudgets here, so an eviction is the
+      // pod's deletion with the Eviction's deleteOptions; kube answers 201 with a Status.
+      Json b = decodeBody(req, opts.maxBodyBytes);
+      if (!b.is_object()) throw badRequest("the body of the request is not a JSON object");
+      auto& em = metaOf(b);
+      if (em.contains("name") && em["name"].is_string() && em["name"] != ri.name)
+        throw badRequest("name in URL does not match name in Eviction object");
+      DeleteOptions d;
+      if (b.contains("deleteOptions") && b["deleteOptions"].is_object()) {
+        auto& od = b["deleteOptions"];
+        if (od.contains("gracePeriodSeconds") && od["gracePeriodSeconds"].is_number_integer())
+          d.gracePeriodSeconds = od["gracePeriodSeconds"].get<int64_t>();
+        if (od.contains("preconditions") && od["preconditions"].is_object()) {
+          auto& p = od["preconditions"];
+          if (p.contains("uid") && p["uid"].is_string()) d.preconditionUid = p["uid"].get<std::string>();
+          if (p.contains("resourceVersion") && p["resourceVersion"].is_string())
+            d.preconditionResourceVersion = p["resourceVersion"].get<std::string>();
+        }
+        if (od.contains("dryRun") && od["dryRun"].is_array() && !od["dryRun"].empty()) d.dryRun = true;
+      }
+      if (queryParam(req, "dryRun") == "All") d.dryRun = true;
+      reg.remove(r, ri.ns, ri.name, d);
+      Json st = successStatus();
+      st["code"] = 201;
+      return sendJson(res, 201, st);
+    }
     if (!collection) throw methodNotSupported(r.groupResource(), "create");
     WriteOptions wo = writeOptions(req);
     std::vector<std::string> warnings;
@@ -286,7 +327,14 @@ void serveResource(Registry& reg, const ApiServerOptions& opts, const httplib::R
     wo.warnings = &warnings;
     Json body = decodeBody(req, opts.maxBodyBytes);
     if (!body.is_object()) throw badRequest("the body of the request is not a JSON object");
-    auto bodyName = metaOf(body).value("name", "");
+    auto& bodyMeta = metaOf(body);
+    if (bodyMeta.is_object() && bodyMeta.contains("name") && !bodyMeta["name"].is_string() && !bodyMeta["name"].is_null())
+      throw badRequest(r.kind + " in version \"" + r.version + "\" cannot be handled as a " + r.kind +
+                       ": json: cannot unmarshal " + std::string(bodyMeta["name"].type_name()) +
+                       " into Go struct field ObjectMeta.metadata.name of type string");
+    std::string bodyName = bodyMeta.is_object() && bodyMeta.contains("name") && bodyMeta["name"].is_string()
+                               ? bodyMeta["name"].get<std::string>()
+                               : "";
     if (!bodyName.empty() && bodyName != ri.name)
       throw badRequest("the name of the object (" + bodyName + ") does not match the name on the URL (" + ri.name + ")");
     if (!body.contains("metadata") || !body["metadata"].is_object()) body["metadata"] = Json::object();
@@ -317,6 +365,9 @@ void serveResource(Registry& reg, const ApiServerOptions& opts, const httplib::R
                      "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, "
                      "application/strategic-merge-patch+json");
     WriteOptions wo = writeOptions(req);
+    if (pt == PatchType::Apply && wo.fieldManager.empty())
+      throw invalid("meta.k8s.io", "PatchOptions", "",
+                    {{"FieldValueRequired", "Required value: is required for apply patch", "fieldManager"}});
     std::vector<std::string> warnings;
     wo.warnings = &warnings;
     Json body = decodeBody(req, opts.maxBodyBytes);

@@ -3,6 +3,8 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 
+#include <string_view>
+
 #include "apiserver/protobuf.h"
 #include "common/yaml.h"
 
@@ -15,8 +17,54 @@ void sendJson(httplib::Response& res, int code, const Json& body) {
 
 void sendError(httplib::Response& res, const ApiError& e) { sendJson(res, e.code, e.toStatus()); }
 
+namespace {
+
+// Go's url.QueryUnescape: %XX and '+' as a space; false on a broken escape.
+bool queryUnescape(std::string_view in, std::string& out) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  out.clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out += ' ';
+    } else if (in[i] == '%') {
+      int hi = i + 1 < in.size() ? hex(in[i + 1]) : -1, lo = i + 2 < in.size() ? hex(in[i + 2]) : -1;
+      if (hi < 0 || lo < 0) return false;
+      out += char(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+// Read from the raw query as Go's url.ParseQuery reads it: a value runs from the
+// first '=' to the next '&', so `?labelSelector=app=web` from curl means app=web
+// (httplib's own parser keeps only what follows the last '='). The first
+// occurrence wins, as in Go's Values.Get.
 std::string queryParam(const httplib::Request& req, const char* name) {
-  return req.has_param(name) ? req.get_param_value(name) : "";
+  auto q = req.target.find('?');
+  if (q == std::string::npos) return req.has_param(name) ? req.get_param_value(name) : "";
+  std::string_view query(req.target);
+  query.remove_prefix(q + 1);
+  std::string key, value;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query.remove_prefix(amp == std::string_view::npos ? query.size() : amp + 1);
+    auto eq = pair.find('=');
+    std::string_view k = pair.substr(0, eq), v = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    if (!queryUnescape(k, key) || key != name) continue;
+    if (queryUnescape(v, value)) return value;
+  }
+  return "";
 }
 
 bool queryBool(const httplib::Request& req, const char* name) {

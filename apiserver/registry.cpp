@@ -44,6 +44,14 @@ bool sameIgnoringRv(Json a, Json b) {
 
 void checkTypeMeta(const ResourceInfo& r, Json& obj) {
   if (!obj.is_object()) throw badRequest("the body of the request is not a JSON object");
+  for (const char* f : {"apiVersion", "kind"}) {
+    auto it = obj.find(f);
+    if (it != obj.end() && !it->is_string() && !it->is_null())
+      throw badRequest(std::string("couldn't get version/kind; json parse error: json: cannot unmarshal ") +
+                       (it->is_number() ? "number" : it->is_boolean() ? "bool" : it->is_array() ? "array" : "object") +
+                       " into Go struct field ." + f + " of type string");
+    if (it != obj.end() && it->is_null()) obj.erase(it);
+  }
   auto av = obj.value("apiVersion", "");
   auto kind = obj.value("kind", "");
   if (!av.empty() && av != r.apiVersion())
@@ -55,6 +63,30 @@ void checkTypeMeta(const ResourceInfo& r, Json& obj) {
   obj["kind"] = r.kind;
   if (!obj.contains("metadata") || obj["metadata"].is_null()) obj["metadata"] = Json::object();
   if (!obj["metadata"].is_object()) throw badRequest("metadata must be an object");
+}
+
+// A request from a client (the HTTP front always asks for warnings); in-process
+// components write only what they built, and skip the schema walks.
+bool fromClient(const WriteOptions& o) { return o.warnings || !o.fieldValidation.empty(); }
+
+// A field holding the wrong JSON type fails decoding in kube, whatever fieldValidation
+// says: 400, before unknown fields and validation.
+void checkTypes(const ResourceInfo& r, const Json& obj, const WriteOptions& o) {
+  if (!fromClient(o)) return;
+  auto err = typeError(r, obj);
+  if (!err.empty())
+    throw badRequest(r.kind + " in version \"" + r.version + "\" cannot be handled as a " + r.kind + ": " + err);
+}
+
+// An update or patch may not move an object to another namespace (kube's checkName).
+void checkNamespace(const ResourceInfo& r, const std::string& ns, const Json& obj) {
+  if (!r.namespaced || ns.empty()) return;
+  auto& m = metaOf(obj);
+  auto it = m.find("namespace");
+  if (it == m.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) return;
+  if (*it != ns)
+    throw badRequest("the namespace of the object (" + it->get<std::string>() +
+                     ") does not match the namespace on the request (" + ns + ")");
 }
 
 Json scaleOf(const ResourceInfo& r, const Json& o) {
@@ -91,6 +123,12 @@ void keepServiceAllocations(Json& next, const Json& old) {
   if (!spec.contains("clusterIPs") && old["spec"].contains("clusterIPs") &&
       spec.value("clusterIP", "") == old["spec"].value("clusterIP", ""))
     spec["clusterIPs"] = old["spec"]["clusterIPs"];
+  // A changed clusterIP beside clusterIPs as they were (`kubectl patch -p '{"spec":{"clusterIP":...}}'`):
+  // kube's NormalizeClusterIPs makes clusterIPs[0] follow it, so validation reports the one change.
+  std::string ip = spec.value("clusterIP", "");
+  if (!ip.empty() && ip != old["spec"].value("clusterIP", "") && spec.contains("clusterIPs") &&
+      spec["clusterIPs"].is_array() && !spec["clusterIPs"].empty() && spec["clusterIPs"] == old["spec"].value("clusterIPs", Json()))
+    spec["clusterIPs"][0] = ip;
 }
 
 // Removes the field at a path as unknownFields() prints it: ".spec.foo", ".a.b[0].c".
@@ -206,6 +244,7 @@ Json Registry::create(const ResourceInfo& r, const std::string& ns, Json obj, co
 
 Registry::Stored Registry::createStored(const ResourceInfo& r, const std::string& ns, Json obj, const WriteOptions& o) {
   checkTypeMeta(r, obj);
+  checkTypes(r, obj, o);
   handleUnknownFields(r, obj, o);
   auto& m = obj["metadata"];
   if (r.namespaced) {
@@ -266,7 +305,9 @@ Registry::Stored Registry::createStored(const ResourceInfo& r, const std::string
 Json Registry::update(const ResourceInfo& r, const std::string& ns, Json obj, const std::string& sub,
                       const WriteOptions& o) {
   if (!obj.is_object()) throw badRequest("the body of the request is not a JSON object");
+  if (sub.empty() || sub == "status") checkTypes(r, obj, o);  // the kind itself, not a Scale or Binding
   std::string name = metaOf(obj).value("name", "");
+  checkNamespace(r, ns, obj);
   std::string expectRv = metaOf(obj).value("resourceVersion", "");
   // An unconditional update (no resourceVersion) that races another writer is
   // retried against the new version, as kube-apiserver's update does.
@@ -301,6 +342,12 @@ Json Registry::patch(const ResourceInfo& r, const std::string& ns, const std::st
       }
     }
     if (!patched.is_object()) throw badRequest("the patch produced a value that is not an object");
+    if (sub != "scale" && fromClient(o)) {
+      // kube decodes the patched object and answers a wrong type with a 422 on "patch".
+      auto err = typeError(r, patched);
+      if (!err.empty())
+        throw invalid("", "", "", {{"FieldValueInvalid", "Invalid value: " + Json(p.dump()).dump() + ": " + err, "patch"}});
+    }
     // A resourceVersion in the patch is a precondition; otherwise the patch
     // applies to the version it was computed from and retries on a race.
     std::string patchRv;
@@ -308,6 +355,12 @@ Json Registry::patch(const ResourceInfo& r, const std::string& ns, const std::st
       patchRv = p["metadata"].value("resourceVersion", "");
     std::string expect = patchRv.empty() ? metaOf(base).value("resourceVersion", "") : patchRv;
     if (!patched.contains("metadata") || !patched["metadata"].is_object()) patched["metadata"] = Json::object();
+    if (sub != "scale") {
+      std::string patchedName = patched["metadata"].value("name", "");
+      if (patchedName != name)
+        throw badRequest("the name of the object (" + patchedName + ") does not match the name on the URL (" + name + ")");
+      checkNamespace(r, ns, patched);
+    }
     patched["metadata"]["name"] = name;
     try {
       return write(r, ns, name, std::move(patched), sub, o, expect, true);
@@ -319,7 +372,7 @@ Json Registry::patch(const ResourceInfo& r, const std::string& ns, const std::st
 }
 
 Json Registry::write(const ResourceInfo& r, const std::string& ns, const std::string& name, Json obj,
-                     const std::string& sub, const WriteOptions& o, const std::string& expectRv, bool fromPatch) {
+                     const std::string& sub, const WriteOptions& o, const std::string& expectRv, bool) {
   auto oldPtr = store_.get(r, ns, name);
   if (!oldPtr) {
     if (sub.empty() && allowCreateOnUpdate(r)) return create(r, ns, std::move(obj), o);
@@ -397,7 +450,6 @@ Json Registry::write(const ResourceInfo& r, const std::string& ns, const std::st
   // A binding is the one sanctioned change of an unbound pod's spec.nodeName.
   auto causes = sub == "binding" ? std::vector<StatusCause>{} : validateUpdate(r, next, old);
   if (!causes.empty()) throw invalid(sub == "scale" ? "autoscaling" : r.group, r.kind, name, causes);
-  (void)fromPatch;
 
   if (sameIgnoringRv(next, old)) return sub == "scale" ? scaleOf(r, old) : old;
   try {

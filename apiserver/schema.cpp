@@ -4,6 +4,8 @@
 
 #include <openssl/evp.h>
 
+#include <cctype>
+#include <climits>
 #include <map>
 #include <stdexcept>
 
@@ -126,6 +128,143 @@ void collectUnknown(const Json& doc, const Json& schemaNode, const Json& value, 
   // Anything else is a type mismatch, not an unknown field: decoding reports it.
 }
 
+// ---- decoding: the JSON types each field takes ----
+
+// Integer fields that are int64 in kube's Go types (the rest are int32); only the
+// decoder's message names the width.
+bool isInt64Field(const std::string& field) {
+  static const char* const names[] = {"terminationGracePeriodSeconds", "activeDeadlineSeconds", "runAsUser",
+                                      "runAsGroup", "fsGroup", "deletionGracePeriodSeconds", "generation",
+                                      "observedGeneration", "expirationSeconds", "remainingItemCount"};
+  for (auto* n : names)
+    if (field == n) return true;
+  return false;
+}
+
+// Go's name for the type a schema node decodes into: "string", "int32", "[]v1.Container",
+// "map[string]string", "v1.PodSpec".
+std::string goTypeName(const Json& doc, const Json& node, const std::string& field) {
+  auto ref = node.find("$ref");
+  if (ref != node.end() && ref->is_string()) {
+    const std::string& name = ref->get_ref<const std::string&>();
+    auto last = name.rfind('.');
+    auto prev = last == std::string::npos || last == 0 ? std::string::npos : name.rfind('.', last - 1);
+    return prev == std::string::npos ? name : name.substr(prev + 1);
+  }
+  std::string t = node.value("type", "");
+  if (t == "string") return node.value("format", "") == "byte" ? "[]uint8" : "string";
+  if (t == "boolean") return "bool";
+  if (t == "number") return "float64";
+  if (t == "integer") return isInt64Field(field) ? "int64" : "int32";
+  if (t == "array" && node.contains("items")) return "[]" + goTypeName(doc, node["items"], field);
+  if (t == "object") {
+    auto ap = node.find("additionalProperties");
+    if (ap != node.end() && ap->is_object()) return "map[string]" + goTypeName(doc, *ap, field);
+    return "map[string]interface {}";
+  }
+  return "interface {}";
+}
+
+const char* jsonTypeWord(const Json& v) {
+  if (v.is_object()) return "object";
+  if (v.is_array()) return "array";
+  if (v.is_string()) return "string";
+  if (v.is_number()) return "number";
+  if (v.is_boolean()) return "bool";
+  return "null";
+}
+
+// Where Go's base64.StdEncoding (padded; CR and LF skipped) stops decoding s, or -1
+// when s decodes: the N of "illegal base64 data at input byte N".
+long base64ErrorAt(const std::string& s) {
+  auto alphabet = [](unsigned char c) { return isalnum(c) || c == '+' || c == '/'; };
+  auto skipNewlines = [&](size_t& si) {
+    while (si < s.size() && (s[si] == '\n' || s[si] == '\r')) ++si;
+  };
+  size_t si = 0;
+  for (;;) {
+    for (int j = 0; j < 4; ++j) {
+      if (si == s.size()) return j == 0 ? -1 : long(si) - j;
+      unsigned char in = s[si++];
+      if (alphabet(in)) continue;
+      if (in == '\n' || in == '\r') {
+        --j;
+        continue;
+      }
+      if (in != '=') return long(si) - 1;
+      // Padding: only after two or three symbols, and then the end.
+      if (j < 2) return long(si) - 1;
+      if (j == 2) {
+        skipNewlines(si);
+        if (si == s.size()) return long(s.size());
+        if (s[si] != '=') return long(si) - 1;
+        ++si;
+      }
+      skipNewlines(si);
+      return si < s.size() ? long(si) : -1;
+    }
+  }
+}
+
+// Walks value against its schema node; the first mismatch goes to err. `owner` is the Go
+// struct holding the field and `path` the field's dotted path from the object's root,
+// as encoding/json prints them ("EnvVar" and "spec.template.spec.containers.env.value").
+void collectTypeError(const Json& doc, const Json& node, const Json& value, const std::string& owner,
+                      const std::string& path, const std::string& field, std::string& err) {
+  if (!err.empty() || value.is_null()) return;
+  const Json& s = deref(doc, node);
+  auto type = s.find("type");
+  if (type == s.end() || !type->is_string()) return;  // Quantity, IntOrString: one of several types
+  const std::string& t = type->get_ref<const std::string&>();
+  auto mismatch = [&](const std::string& what) {
+    err = "json: cannot unmarshal " + what + " into Go struct field " + owner + "." + path + " of type " +
+          goTypeName(doc, node, field);
+  };
+  if (t == "string") {
+    if (!value.is_string()) return mismatch(jsonTypeWord(value));
+    if (s.value("format", "") == "byte") {
+      long at = base64ErrorAt(value.get_ref<const std::string&>());
+      if (at >= 0) err = "illegal base64 data at input byte " + std::to_string(at);
+    }
+  } else if (t == "integer") {
+    if (value.is_number_float()) return mismatch("number " + value.dump());
+    if (!value.is_number()) return mismatch(jsonTypeWord(value));
+    if (!isInt64Field(field)) {
+      bool fits = value.is_number_unsigned() ? value.get<uint64_t>() <= uint64_t(INT32_MAX)
+                                             : value.get<int64_t>() >= INT32_MIN && value.get<int64_t>() <= INT32_MAX;
+      if (!fits) return mismatch("number " + value.dump());
+    }
+  } else if (t == "number") {
+    if (!value.is_number()) return mismatch(jsonTypeWord(value));
+  } else if (t == "boolean") {
+    if (!value.is_boolean()) return mismatch(jsonTypeWord(value));
+  } else if (t == "array") {
+    if (!value.is_array()) return mismatch(jsonTypeWord(value));
+    if (!s.contains("items")) return;
+    for (auto& item : value) collectTypeError(doc, s["items"], item, owner, path, field, err);
+  } else if (t == "object") {
+    if (!value.is_object()) return mismatch(jsonTypeWord(value));
+    auto props = s.find("properties");
+    auto extra = s.find("additionalProperties");
+    if (props != s.end()) {
+      // A struct: its fields name it as their owner.
+      std::string structName = owner;
+      auto ref = node.find("$ref");
+      if (ref != node.end() && ref->is_string()) {
+        const std::string& name = ref->get_ref<const std::string&>();
+        structName = name.substr(name.rfind('.') + 1);
+      }
+      for (auto& [key, child] : value.items()) {
+        auto p = props->find(key);
+        if (p != props->end())
+          collectTypeError(doc, *p, child, structName, path.empty() ? key : path + "." + key, key, err);
+      }
+    } else if (extra != s.end() && extra->is_object()) {
+      for (auto& [key, child] : value.items()) collectTypeError(doc, *extra, child, owner, path, field, err);
+    }
+  }
+}
+
 // One step down a field path: through array items, then into the named
 // property (or a map's value schema). Returns the property node as written
 // (so its list/patch extensions are still there), or nullptr.
@@ -209,6 +348,20 @@ std::vector<std::string> unknownFields(const ResourceInfo& r, const Json& obj) {
     }
   }
   return out;
+}
+
+std::string typeError(const ResourceInfo& r, const Json& obj) {
+  std::string err;
+  const KindSchema* ks = kindSchema(r);
+  if (!ks || !obj.is_object()) return err;
+  const Json& props = (*ks->root)["properties"];
+  static const Json meta = {{"$ref", std::string(kRefPrefix) + "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}};
+  for (auto& [key, child] : obj.items()) {
+    if (key == "metadata") collectTypeError(*ks->doc, meta, child, r.kind, key, key, err);
+    else if (props.contains(key)) collectTypeError(*ks->doc, props[key], child, r.kind, key, key, err);
+    if (!err.empty()) break;
+  }
+  return err;
 }
 
 ListStrategyLookup listStrategies(const ResourceInfo& r) {

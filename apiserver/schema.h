@@ -23,6 +23,12 @@ std::string openapiV3Hash(const std::string& path);
 // them: ".spec.foo", ".spec.template.spec.containers[0].imagePullPolicyy".
 std::vector<std::string> unknownFields(const ResourceInfo& r, const Json& obj);
 
+// The first value in `obj` whose JSON type the kind's schema does not allow, worded as
+// kube's decoder words it ("json: cannot unmarshal number into Go struct field
+// ConfigMap.data of type string", "illegal base64 data at input byte 8"); empty when
+// every typed field holds its type. null is allowed anywhere (the decoder skips it).
+std::string typeError(const ResourceInfo& r, const Json& obj);
+
 // Strategic-merge list strategy lookup for a kind (see common/patch.h).
 ListStrategyLookup listStrategies(const ResourceInfo& r);
 

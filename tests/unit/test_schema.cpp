@@ -217,3 +217,47 @@ TEST_CASE("schema: explain lookups resolve references") {
   CHECK(k1s::schemaAt(kind("apps/v1", "Deployment"), "spec.template.spec.containers.image"));
   CHECK_FALSE(k1s::schemaAt(kind("apps/v1", "Deployment"), "spec.nope"));
 }
+
+TEST_CASE("schema: a field of the wrong JSON type is named as kube's decoder names it") {
+  auto& cm = kind("v1", "ConfigMap");
+  auto& dep = kind("apps/v1", "Deployment");
+  auto& sec = kind("v1", "Secret");
+  CHECK(k1s::typeError(dep, modernDeployment()) == "");
+  CHECK(k1s::typeError(cm, Json::parse(R"({"data": {"PORT": "8080"}, "metadata": {"labels": {"a": "b"}}})")) == "");
+  CHECK(k1s::typeError(cm, Json::parse(R"({"data": {"PORT": 8080}})")) ==
+        "json: cannot unmarshal number into Go struct field ConfigMap.data of type string");
+  CHECK(k1s::typeError(cm, Json::parse(R"({"metadata": {"labels": {"version": 2}}})")) ==
+        "json: cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type string");
+  CHECK(k1s::typeError(cm, Json::parse(R"({"data": "x"})")) ==
+        "json: cannot unmarshal string into Go struct field ConfigMap.data of type map[string]string");
+  Json d = modernDeployment();
+  d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = 8080;
+  CHECK(k1s::typeError(dep, d) ==
+        "json: cannot unmarshal number into Go struct field EnvVar.spec.template.spec.containers.env.value of type "
+        "string");
+  d = modernDeployment();
+  d["spec"]["replicas"] = "2";
+  CHECK(k1s::typeError(dep, d) ==
+        "json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32");
+  d["spec"]["replicas"] = 1.5;
+  CHECK(k1s::typeError(dep, d) ==
+        "json: cannot unmarshal number 1.5 into Go struct field DeploymentSpec.spec.replicas of type int32");
+  d = modernDeployment();
+  d["spec"]["template"]["spec"]["containers"] = "x";
+  CHECK(k1s::typeError(dep, d) == "json: cannot unmarshal string into Go struct field "
+                                  "PodSpec.spec.template.spec.containers of type []v1.Container");
+  // Quantities and int-or-strings take either; null is skipped like Go's decoder does.
+  d = modernDeployment();
+  d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] = 512;
+  d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["name"] = nullptr;
+  CHECK(k1s::typeError(dep, d) == "");
+  // Secret data is base64, checked the way Go's StdEncoding decodes it.
+  CHECK(k1s::typeError(sec, Json::parse(R"({"data": {"password": "bXlwYXNzd29yZA=="}})")) == "");
+  CHECK(k1s::typeError(sec, Json::parse(R"({"data": {"a": "YQ==\n"}, "stringData": {"b": "plain"}})")) == "");
+  CHECK(k1s::typeError(sec, Json::parse(R"({"data": {"password": "mypassword"}})")) ==
+        "illegal base64 data at input byte 8");
+  CHECK(k1s::typeError(sec, Json::parse(R"({"data": {"password": "my password"}})")) ==
+        "illegal base64 data at input byte 2");
+  CHECK(k1s::typeError(sec, Json::parse(R"({"data": {"p": "YQ="}})")) == "illegal base64 data at input byte 3");
+  CHECK(k1s::typeError(sec, Json::parse(R"({"data": {"p": "YQ==YQ=="}})")) == "illegal base64 data at input byte 4");
+}

@@ -251,3 +251,93 @@ TEST_CASE("many concurrent creates get distinct cluster IPs") {
   for (auto& t : ts) t.join();
   CHECK(ips.size() == 100);
 }
+
+TEST_CASE("a client's field of the wrong type is refused as kube's decoder does, and nothing is written") {
+  Api api;
+  auto& reg = *api.reg;
+  std::vector<std::string> warnings;
+  WriteOptions client;  // what the HTTP front passes
+  client.warnings = &warnings;
+  auto errorOf = [](const std::function<void()>& f) -> ApiError {
+    try {
+      f();
+    } catch (const ApiError& e) {
+      return e;
+    }
+    return ApiError(0, "", "no error");
+  };
+  Json bad = cm("typed");
+  bad["data"]["PORT"] = 8080;
+  auto e = errorOf([&] { reg.create(cms(), "default", bad, client); });
+  CHECK(e.code == 400);
+  CHECK(std::string(e.what()) ==
+        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go "
+        "struct field ConfigMap.data of type string");
+  CHECK(api.store->get(cms(), "default", "typed") == nullptr);
+
+  Json good = reg.create(cms(), "default", cm("typed"), client);
+  Json upd = good;
+  upd["metadata"]["labels"] = {{"version", 2}};
+  CHECK(errorOf([&] { reg.update(cms(), "default", upd, "", client); }).code == 400);
+  auto pe = errorOf([&] {
+    reg.patch(cms(), "default", "typed", PatchType::Merge, Json::parse(R"({"data":{"k":1}})"), "", client);
+  });
+  CHECK(pe.code == 422);
+  CHECK(std::string(pe.what()).find("patch: Invalid value: \"{\\\"data\\\":{\\\"k\\\":1}}\": json: cannot unmarshal "
+                                    "number into Go struct field ConfigMap.data of type string") != std::string::npos);
+  auto jp = Json::parse(R"([{"op":"replace","path":"/data","value":"notobj"}])");
+  CHECK(errorOf([&] { reg.patch(cms(), "default", "typed", PatchType::JSON, jp, "", client); }).code == 422);
+  Json now = reg.get(cms(), "default", "typed");
+  CHECK(now == good);  // unchanged, same resourceVersion
+
+  Json nk = cm("numkind");
+  nk["kind"] = 5;
+  auto ke = errorOf([&] { reg.create(cms(), "default", nk, client); });
+  CHECK(ke.code == 400);
+  CHECK(std::string(ke.what()) ==
+        "couldn't get version/kind; json parse error: json: cannot unmarshal number into Go struct field .kind of "
+        "type string");
+}
+
+TEST_CASE("patching only a Service's clusterIP is one 'may not change once set', as in kube") {
+  Api api;
+  auto& reg = *api.reg;
+  Json created = reg.create(svcs(), "default", service("fixed"));
+  std::string ip = created["spec"]["clusterIP"];
+  std::string other = ip == "10.96.99.99" ? "10.96.99.98" : "10.96.99.99";
+  try {
+    reg.patch(svcs(), "default", "fixed", PatchType::Strategic, {{"spec", {{"clusterIP", other}}}});
+    FAIL("the patch was accepted");
+  } catch (const ApiError& e) {
+    CHECK(e.code == 422);
+    CHECK(std::string(e.what()) == "Service \"fixed\" is invalid: spec.clusterIPs[0]: Invalid value: []string{\"" +
+                                       other + "\"}: may not change once set");
+  }
+  CHECK(reg.get(svcs(), "default", "fixed") == created);
+}
+
+TEST_CASE("an update or patch that renames or moves the object is a 400 and changes nothing") {
+  Api api;
+  auto& reg = *api.reg;
+  Json a = reg.create(cms(), "default", cm("stay"));
+  auto what = [](const std::function<void()>& f) -> std::string {
+    try {
+      f();
+    } catch (const ApiError& e) {
+      return std::to_string(e.code) + " " + e.what();
+    }
+    return "accepted";
+  };
+  Json moved = a;
+  moved["metadata"]["namespace"] = "kube-system";
+  CHECK(what([&] { reg.update(cms(), "default", moved); }) ==
+        "400 the namespace of the object (kube-system) does not match the namespace on the request (default)");
+  CHECK(what([&] {
+          reg.patch(cms(), "default", "stay", PatchType::Merge, {{"metadata", {{"namespace", "kube-system"}}}});
+        }) == "400 the namespace of the object (kube-system) does not match the namespace on the request (default)");
+  auto rename = Json::parse(R"([{"op":"replace","path":"/metadata/name","value":"other"}])");
+  CHECK(what([&] { reg.patch(cms(), "default", "stay", PatchType::JSON, rename); }) ==
+        "400 the name of the object (other) does not match the name on the URL (stay)");
+  CHECK(reg.get(cms(), "default", "stay") == a);
+  CHECK(api.store->get(cms(), "kube-system", "stay") == nullptr);
+}
