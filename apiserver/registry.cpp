@@ -1,5 +1,6 @@
 #include "apiserver/registry.h"
 
+#include "apiserver/apply.h"
 #include "apiserver/defaults.h"
 #include "apiserver/schema.h"
 #include "apiserver/validation.h"
@@ -37,8 +38,13 @@ Json specPart(const Json& o) {
 bool sameIgnoringRv(Json a, Json b) {
   a["metadata"].erase("resourceVersion");
   b["metadata"].erase("resourceVersion");
-  a["metadata"].erase("managedFields");
-  b["metadata"].erase("managedFields");
+  // managedFields count, but not the time an apply recorded in them.
+  for (Json* o : {&a, &b}) {
+    auto it = (*o)["metadata"].find("managedFields");
+    if (it != (*o)["metadata"].end() && it->is_array())
+      for (auto& e : *it)
+        if (e.is_object()) e.erase("time");
+  }
   return a == b;
 }
 
@@ -242,7 +248,8 @@ Json Registry::create(const ResourceInfo& r, const std::string& ns, Json obj, co
   return *createStored(r, ns, std::move(obj), o).object;
 }
 
-Registry::Stored Registry::createStored(const ResourceInfo& r, const std::string& ns, Json obj, const WriteOptions& o) {
+Registry::Stored Registry::createStored(const ResourceInfo& r, const std::string& ns, Json obj, const WriteOptions& o,
+                                        const Json& managedFields) {
   checkTypeMeta(r, obj);
   checkTypes(r, obj, o);
   handleUnknownFields(r, obj, o);
@@ -261,6 +268,7 @@ Registry::Stored Registry::createStored(const ResourceInfo& r, const std::string
   bool generated = m.value("name", "").empty() && !m.value("generateName", "").empty();
   for (const char* f : {"uid", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"})
     m.erase(f);
+  if (!managedFields.is_null()) m["managedFields"] = managedFields;
   prepareForCreate(r, obj);
   applyDefaults(r, obj);
   std::string nsName = r.namespaced ? std::string(obj["metadata"]["namespace"]) : "";
@@ -286,7 +294,13 @@ Registry::Stored Registry::createStored(const ResourceInfo& r, const std::string
                             "\" is forbidden: unable to create new content in namespace " + nsName +
                             " because it is being terminated");
         }
-        if (t.get(r, nsName, name)) throw alreadyExists(r.groupResource(), name);
+        if (auto existing = t.get(r, nsName, name)) {
+          ApiError e = alreadyExists(r.groupResource(), name);
+          // `kubectl delete ns x; kubectl create ns x` while x still terminates: kube says why.
+          if (metaOf(*existing).contains("deletionTimestamp"))
+            throw ApiError(e.code, e.reason, std::string("object is being deleted: ") + e.what(), e.details);
+          throw e;
+        }
         admitCreate(t, r, candidate);
         if (o.dryRun) throw DryRunResult{candidate};
         auto stored = t.put(r, std::move(candidate));
@@ -325,7 +339,11 @@ Json Registry::patch(const ResourceInfo& r, const std::string& ns, const std::st
   for (int attempt = 0;; ++attempt) {
     auto cur = store_.get(r, ns, name);
     if (!cur) {
-      if (type == PatchType::Apply && sub.empty()) return create(r, ns, p, o);
+      if (type == PatchType::Apply && sub.empty()) {
+        if (o.fieldManager.empty()) return create(r, ns, p, o);
+        Json entry = applyEntry(o.fieldManager, r.apiVersion(), appliedFieldSet(p, listStrategies(r)), nowRfc3339());
+        return *createStored(r, ns, p, o, Json::array({entry})).object;
+      }
       throw notFound(r.groupResource(), name);
     }
     Json base = sub == "scale" ? scaleOf(r, *cur) : *cur;
@@ -337,7 +355,10 @@ Json Registry::patch(const ResourceInfo& r, const std::string& ns, const std::st
       case PatchType::Apply: {
         if (!p.is_object()) throw badRequest("the body of the request was not a JSON object");
         auto lookup = sub == "scale" ? ListStrategyLookup([](auto&) { return std::nullopt; }) : listStrategies(r);
-        patched = strategicMergePatch(base, p, lookup);
+        if (type == PatchType::Apply && sub.empty() && !o.fieldManager.empty())
+          patched = serverSideApply(base, p, o.fieldManager, r.apiVersion(), lookup, nowRfc3339());
+        else
+          patched = strategicMergePatch(base, p, lookup);
         break;
       }
     }
@@ -438,6 +459,8 @@ Json Registry::write(const ResourceInfo& r, const std::string& ns, const std::st
   }
   auto& nm = next["metadata"];
   auto& om = metaOf(old);
+  // An update that leaves managedFields out keeps them (kubectl hides them from what it shows).
+  if (!nm.contains("managedFields") && om.contains("managedFields")) nm["managedFields"] = om["managedFields"];
   for (const char* f : {"uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"}) {
     if (om.contains(f)) nm[f] = om[f];
     else nm.erase(f);

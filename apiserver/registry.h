@@ -39,7 +39,9 @@ class Registry : public Client {
     std::shared_ptr<const std::string> encoded;  // null for a dry run
   };
   // create() without the copies, for the HTTP front that only sends the text back.
-  Stored createStored(const ResourceInfo& r, const std::string& ns, Json obj, const WriteOptions& o = {});
+  // managedFields, when given, are stored with the object (a server-side apply's entry).
+  Stored createStored(const ResourceInfo& r, const std::string& ns, Json obj, const WriteOptions& o = {},
+                      const Json& managedFields = nullptr);
   // get() of a whole object without copying it; throws NotFound.
   ObjectPtr getShared(const ResourceInfo& r, const std::string& ns, const std::string& name);
 

@@ -341,3 +341,66 @@ TEST_CASE("an update or patch that renames or moves the object is a 400 and chan
   CHECK(reg.get(cms(), "default", "stay") == a);
   CHECK(api.store->get(cms(), "kube-system", "stay") == nullptr);
 }
+
+TEST_CASE("server-side apply: a field the manager applied before and leaves out now is removed") {
+  Api api;
+  auto& reg = *api.reg;
+  auto& deps = *findResource("apps", "deployments");
+  WriteOptions o;
+  o.fieldManager = "kubectl";
+  auto config = [](Json env, Json labels) {
+    Json c = Json::parse(R"({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+      "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+               "template": {"metadata": {"labels": {"app": "web"}},
+                            "spec": {"containers": [{"name": "c", "image": "k1s.test/none:1"}]}}}})");
+    c["metadata"]["labels"] = labels;
+    c["spec"]["template"]["spec"]["containers"][0]["env"] = env;
+    return c;
+  };
+  Json envAB = Json::parse(R"([{"name":"A","value":"1"},{"name":"B","value":"2"}])");
+  Json first = reg.patch(deps, "default", "web", PatchType::Apply, config(envAB, {{"app", "web"}, {"tier", "x"}}), "", o);
+  REQUIRE(first["metadata"]["managedFields"].size() == 1);
+  CHECK(first["metadata"]["managedFields"][0]["manager"] == "kubectl");
+  CHECK(first["metadata"]["managedFields"][0]["operation"] == "Apply");
+  CHECK(first["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"].contains("f:replicas"));
+  // Another writer's label stays; the applier's dropped label, env var and replicas go.
+  reg.patch(deps, "default", "web", PatchType::Merge, {{"metadata", {{"labels", {{"owner", "ops"}}}}}});
+  Json cfg2 = config(Json::parse(R"([{"name":"A","value":"1"}])"), {{"app", "web"}});
+  cfg2["spec"].erase("replicas");
+  Json second = reg.patch(deps, "default", "web", PatchType::Apply, cfg2, "", o);
+  CHECK(second["metadata"]["labels"] == Json({{"app", "web"}, {"owner", "ops"}}));
+  CHECK(second["spec"]["template"]["spec"]["containers"][0]["env"] == Json::parse(R"([{"name":"A","value":"1"}])"));
+  CHECK(second["spec"]["replicas"] == 1);  // defaulted again, as kube does
+  // An update that does not carry managedFields keeps them.
+  Json edited = second;
+  edited["metadata"].erase("managedFields");
+  edited["metadata"]["annotations"] = {{"note", "x"}};
+  Json third = reg.update(deps, "default", edited);
+  CHECK(third["metadata"]["managedFields"].size() == 1);
+  // Re-applying the same config writes nothing.
+  Json again = reg.patch(deps, "default", "web", PatchType::Apply, cfg2, "", o);
+  CHECK(again["metadata"]["resourceVersion"] == third["metadata"]["resourceVersion"]);
+}
+
+TEST_CASE("creating a name that is still being deleted says so, as kube does") {
+  Api api;
+  auto& reg = *api.reg;
+  auto& nss = *findResource("", "namespaces");
+  reg.create(nss, "", {{"metadata", {{"name", "gone"}}}});
+  reg.remove(nss, "", "gone");  // Terminating until the namespace controller finishes it
+  try {
+    reg.create(nss, "", {{"metadata", {{"name", "gone"}}}});
+    FAIL("created over a terminating namespace");
+  } catch (const ApiError& e) {
+    CHECK(e.code == 409);
+    CHECK(e.reason == "AlreadyExists");
+    CHECK(std::string(e.what()) == "object is being deleted: namespaces \"gone\" already exists");
+  }
+  try {
+    reg.create(cms(), "default", cm("dup"));
+    reg.create(cms(), "default", cm("dup"));
+    FAIL("created twice");
+  } catch (const ApiError& e) {
+    CHECK(std::string(e.what()) == "configmaps \"dup\" already exists");
+  }
+}
