@@ -508,6 +508,10 @@ Json Registry::finishDelete(Store::Txn& t, const ResourceInfo& r, const Json& ob
 }
 
 Json Registry::remove(const ResourceInfo& r, const std::string& ns, const std::string& name, const DeleteOptions& o) {
+  // kube's NamespaceLifecycle admission keeps these (`kubectl delete ns --all` must not take them).
+  if (r.kind == "Namespace" && (name == "default" || name == "kube-system" || name == "kube-public"))
+    throw ApiError(403, "Forbidden", "namespaces \"" + name + "\" is forbidden: this namespace may not be deleted",
+                   {{"name", name}, {"kind", "namespaces"}});
   for (int attempt = 0;; ++attempt) {
     auto cur = store_.get(r, ns, name);
     if (!cur) throw notFound(r.groupResource(), name);

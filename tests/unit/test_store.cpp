@@ -404,3 +404,20 @@ TEST_CASE("creating a name that is still being deleted says so, as kube does") {
     CHECK(std::string(e.what()) == "configmaps \"dup\" already exists");
   }
 }
+
+TEST_CASE("default, kube-system and kube-public may not be deleted") {
+  Api api;
+  auto& nss = *findResource("", "namespaces");
+  for (const char* n : {"default", "kube-system", "kube-public"}) {
+    try {
+      api.reg->remove(nss, "", n);
+      FAIL("deleted " << n);
+    } catch (const ApiError& e) {
+      CHECK(e.code == 403);
+      CHECK(std::string(e.what()) == std::string("namespaces \"") + n + "\" is forbidden: this namespace may not be deleted");
+    }
+    CHECK(!metaOf(api.reg->get(nss, "", n)).contains("deletionTimestamp"));
+  }
+  api.reg->create(nss, "", {{"metadata", {{"name", "mine"}}}});
+  CHECK(metaOf(api.reg->remove(nss, "", "mine")).contains("deletionTimestamp"));
+}
