@@ -138,10 +138,40 @@ static void flattenInto(const Json& obj, const std::string& source, std::vector<
     for (auto& item : obj["items"]) flattenInto(item, source, out);
     return;
   }
-  out.push_back({obj, source});
+  out.push_back({obj, source, ""});
 }
 
-std::vector<SourcedObject> readObjectsFromFiles(const std::vector<std::string>& paths, bool recursive) {
+// A YAML stream cut at document separators the way kubectl's YAMLReader cuts it: a line
+// starting with "---" followed by nothing but blanks or a comment.
+static std::vector<std::string> splitYamlDocuments(const std::string& text) {
+  std::vector<std::string> docs;
+  std::string cur;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.compare(0, 3, "---") == 0) {
+      auto rest = line.substr(3);
+      auto p = rest.find_first_not_of(" \t\r");
+      if (p == std::string::npos || rest[p] == '#') {
+        if (!cur.empty()) docs.push_back(cur);
+        cur.clear();
+        continue;
+      }
+    }
+    cur += line + "\n";
+  }
+  if (!cur.empty()) docs.push_back(cur);
+  return docs;
+}
+
+static std::string yamlError(const std::string& source, const std::exception& e) {
+  std::string msg = e.what();
+  if (msg.compare(0, 6, "yaml: ") == 0) msg = msg.substr(6);  // the parser's messages carry the prefix already
+  return "error: error parsing " + source + ": error converting YAML to JSON: yaml: " + msg;
+}
+
+std::vector<SourcedObject> readObjectsFromFiles(const std::vector<std::string>& paths, bool recursive,
+                                                bool keepGoing) {
   std::vector<SourcedObject> out;
   for (auto& path : paths) {
     std::vector<std::pair<std::string, std::string>> texts;  // source, text
@@ -163,11 +193,40 @@ std::vector<SourcedObject> readObjectsFromFiles(const std::vector<std::string>& 
       }
     }
     for (auto& [source, text] : texts) {
+      if (keepGoing) {
+        for (auto& chunk : splitYamlDocuments(text)) {
+          std::vector<Json> docs;
+          try {
+            docs = parseYamlDocuments(chunk);
+          } catch (const std::exception& e) {
+            out.push_back({nullptr, source, yamlError(source, e)});
+            break;
+          }
+          std::string invalid;
+          for (auto& d : docs) {
+            if (!d.is_object()) continue;  // flattenInto words this one
+            std::vector<std::string> missing;
+            if (d.value("apiVersion", "").empty()) missing.push_back("apiVersion not set");
+            if (d.value("kind", "").empty()) missing.push_back("kind not set");
+            if (missing.size() == 1) invalid = missing[0];
+            if (missing.size() == 2) invalid = "[" + missing[0] + ", " + missing[1] + "]";
+            if (!invalid.empty()) break;
+          }
+          if (!invalid.empty()) {
+            out.push_back({nullptr, source,
+                           "error: error validating \"" + source + "\": error validating data: " + invalid +
+                               "; if you choose to ignore these errors, turn validation off with --validate=false"});
+            break;
+          }
+          for (auto& d : docs) flattenInto(d, source, out);
+        }
+        continue;
+      }
       std::vector<Json> docs;
       try {
         docs = parseYamlDocuments(text);
       } catch (const std::exception& e) {
-        throw CliError("error: error parsing " + source + ": error converting YAML to JSON: yaml: " + e.what());
+        throw CliError(yamlError(source, e));
       }
       for (auto& d : docs) flattenInto(d, source, out);
     }
@@ -200,6 +259,7 @@ static int dispatch(Kubectl& k) {
   if (v == "describe") return cmdDescribe(k);
   if (v == "delete") return cmdDelete(k);
   if (v == "create") return cmdCreate(k);
+  if (v == "expose") return cmdExpose(k);
   if (v == "label" || v == "annotate") return cmdLabelOrAnnotate(k);
   if (v == "patch") return cmdPatch(k);
   if (v == "api-resources") return cmdApiResources(k);

@@ -263,17 +263,22 @@ struct Applier {
 int cmdApply(Kubectl& k) {
   auto files = k.args.all("filename");
   if (files.empty())
-    throw CliError("error: must specify one of -f and -k\n\nerror: no objects passed to apply");
+    throw CliError("error: must specify one of -f and -k");
   std::string dryRun = k.args.get("dry-run", "none");
   if (dryRun == "none" || dryRun == "false") dryRun = "";
   if (dryRun == "true" || dryRun == "unchanged") dryRun = "client";
   if (!dryRun.empty() && dryRun != "client" && dryRun != "server")
     throw CliError("error: Invalid dry-run value (" + dryRun + "). Must be \"none\", \"server\", or \"client\".");
-  auto objects = readObjectsFromFiles(files, k.args.flag("recursive"));
+  bool validate = k.args.get("validate", "strict") != "false" && k.args.get("validate", "strict") != "ignore";
+  auto objects = readObjectsFromFiles(files, k.args.flag("recursive"), validate);
   if (objects.empty()) throw CliError("error: no objects passed to apply");
   Applier applier{k, dryRun, {}, nullptr, false};
   std::vector<std::string> errors;
   for (auto& so : objects) {
+    if (!so.error.empty()) {
+      errors.push_back(so.error);
+      continue;
+    }
     try {
       applier.applyOne(so);
     } catch (const StatusError& e) {

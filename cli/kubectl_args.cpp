@@ -19,7 +19,10 @@ FlagSpec globalFlags(const std::string& verb) {
               "container", "pod-running-timeout",
               // logs, scale, rollout, wait, explain
               "tail", "since", "since-time", "limit-bytes", "max-log-requests", "replicas", "current-replicas",
-              "to-revision", "revision", "for", "api-version", "output-version"};
+              "to-revision", "revision", "for", "api-version", "output-version",
+              // create deployment|service, expose
+              "image", "tcp", "node-port", "clusterip", "cluster-ip", "target-port", "name", "protocol",
+              "external-name"};
   s.boolean = {"all-namespaces", "watch", "watch-only", "show-labels", "all", "now", "overwrite", "client",
                "insecure-skip-tls-verify", "force", "recursive", "ignore-not-found", "no-headers", "local",
                "server-side", "force-conflicts", "show-kind", "help", "list", "cached", "disable-filter",

@@ -67,7 +67,7 @@ _k1s() {
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     COMPREPLY=()
-    local verbs="annotate api-resources apply attach completion create delete describe diff edit exec explain get label logs patch port-forward proxy rollout scale version wait image server"
+    local verbs="annotate api-resources apply attach completion create delete describe diff edit exec explain expose get label logs patch port-forward proxy rollout scale version wait image server"
     local common="--namespace= --all-namespaces --kubeconfig= --context= --server= --token= --insecure-skip-tls-verify --request-timeout= --help"
 
     case "$prev" in

@@ -1,7 +1,9 @@
 // describe: deployments, replicasets, services, namespaces, nodes, configmaps,
 // endpoints, and a generic fallback; plus the `describe` verb itself.
 #include <algorithm>
+#include <cmath>
 #include <ctime>
+#include <map>
 
 #include "cli/kubectl_describe.h"
 #include "cli/kubectl_print.h"
@@ -237,6 +239,107 @@ std::string describeNamespace(const Json& ns, const Fetch& fetch, long long now)
   return out;
 }
 
+// A resource quantity ("100m", "2", "128Mi", "1G", "1e3") as milli-units; `binary` when written
+// with a binary suffix (Ki, Mi, ...), which decides how sums of it are printed.
+struct Quantity {
+  long double milli = 0;
+  bool binary = false;
+};
+
+Quantity parseQuantity(const Json& v) {
+  Quantity q;
+  if (v.is_number()) {
+    q.milli = v.get<long double>() * 1000;
+    return q;
+  }
+  if (!v.is_string()) return q;
+  std::string s = v.get<std::string>();
+  size_t end = 0;
+  long double n = 0;
+  try {
+    n = std::stold(s, &end);
+  } catch (const std::exception&) {
+    return q;
+  }
+  std::string suf = s.substr(end);
+  static const std::map<std::string, long double> dec = {{"", 1},      {"m", 1e-3}, {"k", 1e3},  {"M", 1e6},
+                                                          {"G", 1e9},  {"T", 1e12}, {"P", 1e15}, {"E", 1e18}};
+  static const std::map<std::string, int> bin = {{"Ki", 1}, {"Mi", 2}, {"Gi", 3}, {"Ti", 4}, {"Pi", 5}, {"Ei", 6}};
+  if (auto it = dec.find(suf); it != dec.end()) {
+    q.milli = n * it->second * 1000;
+  } else if (auto b = bin.find(suf); b != bin.end()) {
+    long double m = 1;
+    for (int i = 0; i < b->second; ++i) m *= 1024;
+    q.milli = n * m * 1000;
+    q.binary = true;
+  }
+  return q;
+}
+
+// Quantity.String() of a sum: the canonical form in the first addend's format.
+std::string quantityText(const Quantity& q) {
+  long long milli = static_cast<long long>(q.milli + 0.5L);
+  if (milli == 0) return "0";
+  if (milli % 1000 != 0) return std::to_string(milli) + "m";
+  long long n = milli / 1000;
+  if (q.binary) {
+    static const char* suf[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+    int i = 0;
+    while (i < 6 && n % 1024 == 0 && n >= 1024) n /= 1024, ++i;
+    return std::to_string(n) + suf[i];
+  }
+  static const char* suf[] = {"", "k", "M", "G", "T", "P", "E"};
+  int i = 0;
+  while (i < 6 && n % 1000 == 0) n /= 1000, ++i;
+  return std::to_string(n) + suf[i];
+}
+
+// resourcehelper.PodRequestsAndLimits: containers summed, each init container a floor, overhead added.
+void podRequestsAndLimits(const Json& pod, std::map<std::string, Quantity>& reqs, std::map<std::string, Quantity>& limits) {
+  Json spec = pod.value("spec", Json::object());
+  auto add = [](std::map<std::string, Quantity>& into, const Json& list) {
+    if (!list.is_object()) return;
+    for (auto& [name, v] : list.items()) {
+      Quantity q = parseQuantity(v);
+      auto it = into.find(name);
+      if (it == into.end()) into[name] = q;
+      else it->second.milli += q.milli;
+    }
+  };
+  auto floor = [](std::map<std::string, Quantity>& into, const Json& list) {
+    if (!list.is_object()) return;
+    for (auto& [name, v] : list.items()) {
+      Quantity q = parseQuantity(v);
+      auto it = into.find(name);
+      if (it == into.end()) into[name] = q;
+      else if (q.milli > it->second.milli) it->second.milli = q.milli;
+    }
+  };
+  for (auto& c : spec.value("containers", Json::array())) {
+    Json res = c.value("resources", Json::object());
+    add(reqs, res.value("requests", Json::object()));
+    add(limits, res.value("limits", Json::object()));
+  }
+  for (auto& c : spec.value("initContainers", Json::array())) {
+    Json res = c.value("resources", Json::object());
+    floor(reqs, res.value("requests", Json::object()));
+    floor(limits, res.value("limits", Json::object()));
+  }
+  add(reqs, spec.value("overhead", Json::object()));
+  if (!limits.empty()) add(limits, spec.value("overhead", Json::object()));
+}
+
+// "100m (5%)": the amount and its share of the node's allocatable (0% when that is 0).
+std::string withFraction(const std::map<std::string, Quantity>& m, const std::string& name, const Json& allocatable,
+                         bool byMilli) {
+  Quantity q;
+  if (auto it = m.find(name); it != m.end()) q = it->second;
+  Quantity alloc = parseQuantity(allocatable.value(name, Json("0")));
+  long double a = byMilli ? alloc.milli : std::ceil(alloc.milli / 1000), v = byMilli ? q.milli : std::ceil(q.milli / 1000);
+  long long pct = a != 0 ? static_cast<long long>(static_cast<double>(v) / static_cast<double>(a) * 100) : 0;
+  return quantityText(q) + " (" + std::to_string(pct) + "%)";
+}
+
 std::string describeNode(const Json& node, const Fetch& fetch, long long now) {
   Json meta = metaOf(node), spec = node.value("spec", Json::object()), status = node.value("status", Json::object());
   std::string out = header(node, false);
@@ -263,6 +366,15 @@ std::string describeNode(const Json& node, const Fetch& fetch, long long now) {
     }
   }
   out += std::string("Unschedulable:\t") + (spec.value("unschedulable", false) ? "true" : "false") + "\n";
+  Json lease = fetch("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/" + str(meta, "name"));
+  if (lease.is_object()) {
+    Json ls = lease.value("spec", Json::object());
+    auto timeOrUnset = [&](const char* key) {
+      return str(ls, key).empty() ? std::string("<unset>") : describeTime(str(ls, key));
+    };
+    out += "Lease:\n  HolderIdentity:\t" + (str(ls, "holderIdentity").empty() ? "<unset>" : str(ls, "holderIdentity")) +
+           "\n  AcquireTime:\t" + timeOrUnset("acquireTime") + "\n  RenewTime:\t" + timeOrUnset("renewTime") + "\n";
+  }
   Json conds = status.value("conditions", Json::array());
   if (!conds.empty()) {
     out += "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n"
@@ -300,11 +412,48 @@ std::string describeNode(const Json& node, const Fetch& fetch, long long now) {
                                                                          ",status.phase!=Succeeded,status.phase!=Failed"}}));
   if (pods.is_object()) {
     auto items = pods.value("items", Json::array());
+    Json alloc = status.value("allocatable", Json::object());
+    if (alloc.empty()) alloc = status.value("capacity", Json::object());
+    std::map<std::string, Quantity> totalReqs, totalLimits;
     out += "Non-terminated Pods:\t(" + std::to_string(items.size()) + " in total)\n";
-    out += "  Namespace\tName\tAge\n  ---------\t----\t---\n";
-    for (auto& p : items)
-      out += "  " + namespaceOf(p) + "\t" + nameOf(p) + "\t" +
+    out += "  Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge\n"
+           "  ---------\t----\t\t------------\t----------\t---------------\t-------------\t---\n";
+    for (auto& p : items) {
+      std::map<std::string, Quantity> reqs, limits;
+      podRequestsAndLimits(p, reqs, limits);
+      for (auto* pair : {&reqs, &limits})
+        for (auto& [name, q] : *pair) {
+          auto& total = pair == &reqs ? totalReqs : totalLimits;
+          auto it = total.find(name);
+          if (it == total.end()) total[name] = q;
+          else it->second.milli += q.milli;
+        }
+      out += "  " + namespaceOf(p) + "\t" + nameOf(p) + "\t\t" + withFraction(reqs, "cpu", alloc, true) + "\t" +
+             withFraction(limits, "cpu", alloc, true) + "\t" + withFraction(reqs, "memory", alloc, false) + "\t" +
+             withFraction(limits, "memory", alloc, false) + "\t" +
              humanDuration(now - parseRfc3339(str(metaOf(p), "creationTimestamp"))) + "\n";
+    }
+    out += "Allocated resources:\n  (Total limits may be over 100 percent, i.e., overcommitted.)\n"
+           "  Resource\tRequests\tLimits\n  --------\t--------\t------\n";
+    for (const char* r : {"cpu", "memory", "ephemeral-storage"})
+      out += std::string("  ") + r + "\t" + withFraction(totalReqs, r, alloc, std::string(r) == "cpu") + "\t" +
+             withFraction(totalLimits, r, alloc, std::string(r) == "cpu") + "\n";
+    std::vector<std::string> extended;
+    for (auto& [name, v] : alloc.items()) {
+      if (name.compare(0, 10, "hugepages-") == 0)
+        out += "  " + name + "\t" + withFraction(totalReqs, name, alloc, false) + "\t" +
+               withFraction(totalLimits, name, alloc, false) + "\n";
+      else if (name != "cpu" && name != "memory" && name != "ephemeral-storage" && name != "pods" &&
+               name != "storage")
+        extended.push_back(name);
+    }
+    for (auto& name : extended) {
+      auto text = [&](const std::map<std::string, Quantity>& m) {
+        auto it = m.find(name);
+        return it == m.end() ? std::string("0") : quantityText(it->second);
+      };
+      out += "  " + name + "\t" + text(totalReqs) + "\t" + text(totalLimits) + "\n";
+    }
   }
   out += eventsFor(node, fetch, now);
   return out;
@@ -381,8 +530,8 @@ std::string describeObject(const Json& obj, const Fetch& fetch, long long now) {
 int cmdDescribe(Kubectl& k) {
   auto& a = k.args;
   if (a.positional.empty() && !a.has("filename"))
-    throw CliError("You must specify the type of resource to describe. Use \"k1s api-resources\" for a complete list "
-                   "of supported resources.\n\nerror: Required resource not specified.");
+    throw CliError("error: You must specify the type of resource to describe. Use \"k1s api-resources\" for a "
+                   "complete list of supported resources.");
   std::string ns = k.allNamespaces() ? "" : k.ns();
   std::vector<ResourceRef> refs = parseResourceArgs(k, a.positional, ns);
   Fetch fetch = [&](const std::string& path) -> Json {

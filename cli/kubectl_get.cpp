@@ -1,7 +1,9 @@
 // `k1s get`: the server's Table replies printed as kubectl prints them,
 // -o yaml|json|name, and -w watch streams.
+#include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "cli/jsonpath.h"
 #include "cli/kubectl_print.h"
@@ -29,6 +31,74 @@ static Json asTable(const Json& reply) {
   else
     addRow(reply);
   return t;
+}
+
+static std::vector<std::string> splitCommaList(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+// sortorder.NaturalLess, which kubectl's --sort-by uses for strings: runs of digits compare as numbers.
+static bool naturalLess(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    bool da = isdigit(static_cast<unsigned char>(a[i])), db = isdigit(static_cast<unsigned char>(b[j]));
+    if (da && db) {
+      size_t si = i, sj = j;
+      while (i < a.size() && isdigit(static_cast<unsigned char>(a[i]))) ++i;
+      while (j < b.size() && isdigit(static_cast<unsigned char>(b[j]))) ++j;
+      std::string na = a.substr(si, i - si), nb = b.substr(sj, j - sj);
+      std::string ta = na.substr(std::min(na.find_first_not_of('0'), na.size()));
+      std::string tb = nb.substr(std::min(nb.find_first_not_of('0'), nb.size()));
+      if (ta.size() != tb.size()) return ta.size() < tb.size();
+      if (ta != tb) return ta < tb;
+      if (na.size() != nb.size()) return na.size() < nb.size();
+      continue;
+    }
+    if (a[i] != b[j]) return a[i] < b[j];
+    ++i, ++j;
+  }
+  return a.size() - i < b.size() - j;
+}
+
+// --sort-by=FIELD: a stable order of `v` by the JSONPath value in each element's object
+// (numbers by value, strings naturally, a missing value first).
+template <typename T, typename ObjectOf>
+static void sortByField(std::vector<T>& v, const std::string& field, ObjectOf objectOf) {
+  if (field.empty()) return;
+  std::optional<JsonPath> path;
+  try {
+    path.emplace(relaxedJsonPath(field));
+  } catch (const JsonPathError& e) {
+    throw CliError("error: error parsing jsonpath " + relaxedJsonPath(field) + ", " + e.what());
+  }
+  path->allowMissingKeys(true);
+  auto key = [&](const T& x) -> Json {
+    try {
+      auto res = path->findResults(objectOf(x));
+      for (auto& r : res)
+        if (!r.empty()) return r[0];
+    } catch (const JsonPathError&) {
+    }
+    return nullptr;
+  };
+  std::vector<std::pair<Json, T>> keyed;
+  for (auto& x : v) keyed.emplace_back(key(x), x);
+  std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+    const Json &x = a.first, &y = b.first;
+    if (x.is_null() || y.is_null()) return x.is_null() && !y.is_null();
+    if (x.is_number() && y.is_number()) return x.template get<double>() < y.template get<double>();
+    if (x.is_string() && y.is_string()) return naturalLess(x.template get<std::string>(), y.template get<std::string>());
+    return naturalLess(x.dump(), y.dump());
+  });
+  for (size_t i = 0; i < v.size(); ++i) v[i] = std::move(keyed[i].second);
 }
 
 struct TypeGroup {
@@ -63,6 +133,7 @@ static Json listAll(GetContext& c, const ApiResource& r, const std::string& ns, 
     std::vector<std::pair<std::string, std::string>> q;
     if (!c.labelSelector.empty()) q.emplace_back("labelSelector", c.labelSelector);
     if (!c.fieldSelector.empty()) q.emplace_back("fieldSelector", c.fieldSelector);
+    if (!c.k.args.get("sort-by").empty() && accept == kTableAccept) q.emplace_back("includeObject", "Object");
     q.emplace_back("limit", "500");
     if (!cont.empty()) q.emplace_back("continue", cont);
     Json page = c.k.client().get(r.collectionPath(ns) + queryString(q), accept);
@@ -147,6 +218,7 @@ static int printObjects(GetContext& c, const std::vector<TypeGroup>& groups, con
       }
     }
   }
+  sortByField(items, c.k.args.get("sort-by"), [](const Json& o) -> const Json& { return o; });
   auto& out = c.k.out;
   if (isTemplateOutput(output)) {
     Json doc = singleItemImplied && items.size() == 1 ? items[0] : wrapList(items);
@@ -210,7 +282,7 @@ int cmdGet(Kubectl& k) {
     return c.errors.empty() ? 0 : 1;
   }
 
-  TabWriter tw;
+  TabWriter tw(6);  // kubectl's printers.GetNewTabWriter: minwidth 6, padding 3
   bool anyOutput = false;
   // kubectl prefixes names with their kind whenever several types were asked for.
   bool multiType = groups.size() > 1;
@@ -222,7 +294,9 @@ int cmdGet(Kubectl& k) {
     for (auto& ref : g.refs) {
       try {
         Json t = ref.name.empty() ? listAll(c, *g.type, ref.namespace_, kTableAccept)
-                                  : k.client().get(g.type->itemPath(ref.namespace_, ref.name), kTableAccept);
+                                  : k.client().get(g.type->itemPath(ref.namespace_, ref.name) +
+                                                       (a.get("sort-by").empty() ? "" : "?includeObject=Object"),
+                                                   kTableAccept);
         t = asTable(t);
         if (table.is_null()) {
           table = t;
@@ -238,9 +312,16 @@ int cmdGet(Kubectl& k) {
     o.wide = output == "wide";
     o.withNamespace = k.allNamespaces() && g.type->namespaced;
     o.showLabels = a.flag("show-labels");
+    for (auto& v : a.all("label-columns"))
+      for (auto& key : splitCommaList(v)) o.labelColumns.push_back(key);
     if (multiType || a.flag("show-kind")) o.kindPrefix = g.type->kindPrefix();
     lastOpts = o;
     if (table.is_null()) continue;
+    if (table.contains("rows") && table["rows"].is_array()) {
+      std::vector<Json> rows(table["rows"].begin(), table["rows"].end());
+      sortByField(rows, a.get("sort-by"), [](const Json& row) { return row.value("object", Json::object()); });
+      table["rows"] = rows;
+    }
     lastColumns = table.value("columnDefinitions", Json::array());
     if (a.flag("watch-only") || table.value("rows", Json::array()).empty()) continue;
     if (anyOutput) {

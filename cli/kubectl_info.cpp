@@ -73,7 +73,7 @@ int cmdApiResources(Kubectl& k) {
     for (auto* r : rows) k.out << (r->group.empty() ? r->plural : r->plural + "." + r->group) << "\n";
     return 0;
   }
-  TabWriter tw;
+  TabWriter tw(6);
   if (!a.flag("no-headers")) {
     TextRow h = {"NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"};
     if (output == "wide") {

@@ -77,8 +77,9 @@ Json listPods(Kubectl& k, const std::string& ns, const std::string& selector) {
 Json podFor(Kubectl& k, const std::string& type, const std::string& name, const std::string& ns) {
   auto& r = k.resolve(type);
   auto reply = k.client().request("GET", r.itemPath(ns, name));
-  if (reply.status == 404 && r.kind == "Pod")
-    throw CliError("error: error from server (NotFound): pods \"" + name + "\" not found in namespace \"" + ns + "\"");
+  if (reply.status == 404)
+    throw CliError("error: error from server (NotFound): " + r.groupResource() + " \"" + name +
+                   "\" not found in namespace \"" + ns + "\"");
   throwForReply(reply);
   Json obj = Json::parse(reply.body);
   if (r.kind == "Pod") return obj;
@@ -125,8 +126,16 @@ std::vector<std::string> containerNames(const Json& pod, const char* field) {
 // else the default container (saying so when there was a choice).
 std::vector<LogSource> sourcesFor(Kubectl& k, const Json& pod, bool announceDefault) {
   std::string name = nameOf(pod);
-  if (k.args.has("container")) return {{name, k.args.get("container")}};
   auto init = containerNames(pod, "initContainers"), main = containerNames(pod, "containers");
+  if (k.args.has("container")) {
+    // kubectl looks the container up in the pod itself; only then does it ask the server.
+    std::string c = k.args.get("container");
+    auto eph = containerNames(pod, "ephemeralContainers");
+    auto in = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), c) != v.end(); };
+    if (!in(main) && !in(init) && !in(eph))
+      throw CliError("error: container " + c + " is not valid for pod " + name);
+    return {{name, c}};
+  }
   std::vector<LogSource> out;
   if (k.args.flag("all-containers")) {
     for (auto& c : init) out.push_back({name, c});
@@ -239,7 +248,7 @@ std::string streamLog(RestClient& client, const std::string& ns, const LogSource
   try {
     throwForReply({status, errorBody, "application/json"});
   } catch (const StatusError& e) {
-    return "error: " + std::string(e.what());  // kubectl words a refused log as a plain error
+    return formatStatusError(e.status);  // "Error from server (BadRequest): previous terminated container ..."
   }
   return "error: unexpected reply " + std::to_string(status);
 }

@@ -145,6 +145,8 @@ int cmdDelete(Kubectl& k) {
 
 int cmdCreate(Kubectl& k) {
   auto& a = k.args;
+  if (!a.has("filename"))
+    if (int rc = createFromGenerator(k); rc >= 0) return rc;
   std::string dryRun = dryRunMode(k);
   std::string q = dryRun == "server" ? "?dryRun=All&fieldManager=kubectl-create&fieldValidation=Strict"
                                      : "?fieldManager=kubectl-create&fieldValidation=Strict";
@@ -220,11 +222,21 @@ int cmdLabelOrAnnotate(Kubectl& k) {
       Json current = k.client().get(r.type->itemPath(r.namespace_, r.name));
       Json existing = metaOf(current).value(field, Json::object());
       if (!existing.is_object()) existing = Json::object();
-      if (!overwrite)
+      if (!overwrite && isLabel) {
         for (auto& [key, v] : changes.items())
           if (existing.contains(key) && existing[key] != v)
             throw CliError("error: '" + key + "' already has a value (" + existing[key].get<std::string>() +
                            "), and --overwrite is false");
+      } else if (!overwrite) {
+        // kubectl annotate: every clash in one line; the change-cause annotation may always be replaced.
+        std::string clashes;
+        for (auto& [key, v] : changes.items())
+          if (key != "kubernetes.io/change-cause" && existing.contains(key) && existing[key] != v)
+            clashes += (clashes.empty() ? "'" : "; '") + key + "' already has a value (" +
+                       existing[key].get<std::string>() + ")";
+        if (!clashes.empty())
+          throw CliError("error: --overwrite is false but found the following declared annotation(s): " + clashes);
+      }
       if (isLabel)
         for (auto& key : removals)
           if (!existing.contains(key)) k.out << "label \"" << key << "\" not found.\n";

@@ -72,6 +72,7 @@ TextRow tableHeader(const Json& table, const TableOptions& o) {
   if (o.withNamespace) h.push_back("NAMESPACE");
   for (auto& c : table.value("columnDefinitions", Json::array()))
     if (columnShown(c, o)) h.push_back(upper(c.value("name", "")));
+  for (auto& key : o.labelColumns) h.push_back(upper(key.substr(key.rfind('/') + 1)));  // kubectl: last path part
   if (o.showLabels) h.push_back("LABELS");
   return h;
 }
@@ -92,7 +93,10 @@ std::vector<TextRow> tableRows(const Json& table, const TableOptions& o) {
       if (i == 0 && !o.kindPrefix.empty()) text = o.kindPrefix + "/" + text;
       r.push_back(text);
     }
-    if (o.showLabels) r.push_back(formatLabels(meta.value("labels", Json::object())));
+    Json labels = meta.value("labels", Json::object());
+    for (auto& key : o.labelColumns)
+      r.push_back(labels.is_object() && labels.contains(key) ? cellText(labels[key]) : "");
+    if (o.showLabels) r.push_back(formatLabels(labels));
     out.push_back(std::move(r));
   }
   return out;

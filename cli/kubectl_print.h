@@ -16,7 +16,8 @@ using TextRow = std::vector<std::string>;
 // a watch line up with the header printed before them.
 class TabWriter {
  public:
-  // kubectl's get table uses minwidth 0 here; custom-columns pads every cell to 6.
+  // kubectl's tables (get, custom-columns, api-resources) pad every cell to at least 6 with
+  // the padding: it shows with --no-headers or one-letter -L columns. 0 leaves that out.
   explicit TabWriter(size_t minWidth = 0) : minWidth_(minWidth) {}
   void add(TextRow row) { pending_.push_back(std::move(row)); }
   void flush(std::ostream& out);
@@ -32,6 +33,7 @@ struct TableOptions {
   bool wide = false;           // -o wide: priority > 0 columns too
   bool withNamespace = false;  // -A on a namespaced kind: NAMESPACE first
   bool showLabels = false;     // --show-labels: LABELS last
+  std::vector<std::string> labelColumns;  // -L KEY,...: one column per key, before LABELS
   std::string kindPrefix;      // "deployment.apps": NAME cells become kind/name
 };
 

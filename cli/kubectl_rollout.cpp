@@ -40,10 +40,23 @@ std::vector<Target> targets(Kubectl& k, const std::vector<std::string>& args) {
       out.push_back({ref.type, ref.name, ref.namespace_});
     }
   }
-  for (auto& t : out)
-    if (t.type->kind != "Deployment")
-      throw CliError("error: no rollout support for " + t.type->kindPrefix() + " in k1s (only deployments)");
   return out;
+}
+
+// kubectl's refusal for a kind it has no rollout support for, per subcommand.
+void requireDeployments(const std::vector<Target>& ts, const std::string& sub) {
+  for (auto& t : ts) {
+    if (t.type->kind == "Deployment") continue;
+    std::string kind = t.type->kind, gk = t.type->group.empty() ? " " + kind : t.type->group + " " + kind;
+    if (sub == "status") throw CliError("error: no status viewer has been implemented for " + kind);
+    if (sub == "history")
+      throw CliError("error: error retrieving history for \"" + kind + "\", no visitor method exists for {" + gk + "}");
+    if (sub == "undo")
+      throw CliError("error: error retrieving rollbacker for \"" + kind + "\", no visitor method exists for {" + gk +
+                     "}");
+    std::string ing = sub == "restart" ? "restarting" : sub == "pause" ? "pausing" : "resuming";
+    throw CliError("error: " + t.type->groupResource() + " \"" + t.name + "\" " + ing + " is not supported");
+  }
 }
 
 long long revisionOf(const Json& o) {
@@ -310,16 +323,13 @@ int cmdRollout(Kubectl& k) {
     throw CliError("error: unknown command \"" + all + "\"\nSee 'k1s rollout -h' for help and examples");
   }
   pos.erase(pos.begin());
-  if (pos.empty() && !k.args.has("filename"))
-    throw CliError("error: You must provide one or more resources by argument or filename.\nExample resource "
-                   "specifications include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n   '<resource> "
-                   "<name>'\n   '<resource>'");
   std::string dryRun = k.args.get("dry-run", "none");
   if (dryRun == "none" || dryRun == "false") dryRun = "";
   if (dryRun == "true" || dryRun == "unchanged") dryRun = "client";
   if (!dryRun.empty() && dryRun != "client" && dryRun != "server")
     throw CliError("error: Invalid dry-run value (" + dryRun + "). Must be \"none\", \"server\", or \"client\".");
   auto ts = targets(k, pos);
+  requireDeployments(ts, sub);
   if (sub == "status") {
     if (ts.size() != 1) throw CliError("error: rollout status is only supported on individual resources and resource collections");
     return rolloutStatus(k, ts[0]);

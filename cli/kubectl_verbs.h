@@ -60,8 +60,13 @@ std::vector<ResourceRef> parseResourceArgs(Kubectl& k, const std::vector<std::st
 struct SourcedObject {
   Json object;
   std::string source;
+  std::string error;  // only with keepGoing: this file's stream stopped here (object is null)
 };
-std::vector<SourcedObject> readObjectsFromFiles(const std::vector<std::string>& paths, bool recursive);
+// keepGoing (apply): as kubectl's stream visitor, documents are taken one by one (split at
+// "---" lines) and checked for apiVersion and kind; a document that fails ends its file with
+// an error entry, the documents before it and the other files are still returned.
+std::vector<SourcedObject> readObjectsFromFiles(const std::vector<std::string>& paths, bool recursive,
+                                                bool keepGoing = false);
 
 // Query string helper: "?a=b&c=d" with values percent-encoded; empty if none.
 std::string queryString(const std::vector<std::pair<std::string, std::string>>& params);
@@ -71,6 +76,8 @@ int cmdApply(Kubectl& k);
 int cmdDescribe(Kubectl& k);
 int cmdDelete(Kubectl& k);
 int cmdCreate(Kubectl& k);
+int createFromGenerator(Kubectl& k);  // cli/kubectl_generate.cpp: create deployment|service; -1 if neither
+int cmdExpose(Kubectl& k);
 int cmdLabelOrAnnotate(Kubectl& k);  // verb "label" or "annotate"
 int cmdPatch(Kubectl& k);
 int cmdApiResources(Kubectl& k);
