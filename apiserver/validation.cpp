@@ -183,8 +183,6 @@ std::vector<StatusCause> validateUpdate(const ResourceInfo& r, const Json& o, co
   const std::string& k = r.kind;
   if (k == "Pod") {
     validatePodUpdate(e, o, old);
-  } else if (k == "Deployment" || k == "ReplicaSet") {
-    validateSelectorImmutable(e, o, old);
   } else if (k == "Service") {
     validateServiceUpdate(e, o, old);
   } else if (k == "ConfigMap") {
@@ -199,6 +197,9 @@ std::vector<StatusCause> validateUpdate(const ResourceInfo& r, const Json& o, co
     for (auto& have : e.list) dup |= (have.field == c.field && have.message == c.message);
     if (!dup) e.list.push_back(c);
   }
+  // kube's deployment and replicaset strategies add the selector's immutability after
+  // the spec's own errors (`selector` does not match template `labels` comes first).
+  if (k == "Deployment" || k == "ReplicaSet") validateSelectorImmutable(e, o, old);
   return e.list;
 }
 

@@ -188,6 +188,13 @@ TEST_CASE("deployment update: selector is immutable") {
   renamed["metadata"]["name"] = "other";
   CHECK_CAUSE(update("apps/v1", "Deployment", renamed, old), "metadata.name", "FieldValueInvalid",
               "Invalid value: \"other\": field is immutable");
+  // A selector changed alone: kube lists the template mismatch first, the immutability last.
+  Json moved = old;
+  moved["spec"]["selector"]["matchLabels"]["app"] = "other";
+  cs = update("apps/v1", "Deployment", moved, old);
+  REQUIRE(cs.size() == 2);
+  CHECK(cs[0].field == "spec.template.metadata.labels");
+  CHECK(cs[1].field == "spec.selector");
 }
 
 TEST_CASE("pod update: only images and a few fields may change") {
