@@ -22,7 +22,7 @@ FlagSpec globalFlags(const std::string& verb) {
               "to-revision", "revision", "for", "api-version", "output-version",
               // create deployment|service, expose
               "image", "tcp", "node-port", "clusterip", "cluster-ip", "target-port", "name", "protocol",
-              "external-name"};
+              "external-name", "from-literal", "from-file"};
   s.boolean = {"all-namespaces", "watch", "watch-only", "show-labels", "all", "now", "overwrite", "client",
                "insecure-skip-tls-verify", "force", "recursive", "ignore-not-found", "no-headers", "local",
                "server-side", "force-conflicts", "show-kind", "help", "list", "cached", "disable-filter",

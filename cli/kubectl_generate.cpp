@@ -1,6 +1,7 @@
 // kubectl's object generators: `create deployment`, `create service TYPE` and `expose`.
 // Each builds the object kubectl builds, then creates it (or, with --dry-run=client,
 // only prints it), printing what kubectl prints.
+#include <fstream>
 #include <random>
 
 #include "cli/kubectl_print.h"
@@ -197,6 +198,36 @@ int createService(Kubectl& k) {
   return createOrPrint(k, k.resolve("services"), svc, "created", "failed to create " + type + " service");
 }
 
+// `create configmap NAME [--from-literal=K=V]... [--from-file=[K=]FILE]...` (files, not directories).
+int createConfigMap(Kubectl& k) {
+  auto& a = k.args;
+  std::string name = exactlyOneName(k, 1, "create configmap");
+  Json data = Json::object();
+  auto put = [&](const std::string& key, const std::string& value) {
+    if (data.contains(key))
+      throw CliError("error: cannot add key \"" + key +
+                     "\", another key by that name already exists in Data for ConfigMap \"" + name + "\"");
+    data[key] = value;
+  };
+  for (auto& lit : a.all("from-literal")) {
+    auto eq = lit.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw CliError("error: invalid literal source " + lit + ", expected key=value");
+    put(lit.substr(0, eq), lit.substr(eq + 1));
+  }
+  for (auto& src : a.all("from-file")) {
+    auto eq = src.find('=');
+    std::string path = eq == std::string::npos ? src : src.substr(eq + 1);
+    std::string key = eq == std::string::npos ? path.substr(path.rfind('/') + 1) : src.substr(0, eq);
+    std::ifstream in(path);
+    if (!in) throw CliError("error: error reading " + path + ": no such file or directory");
+    put(key, std::string((std::istreambuf_iterator<char>(in)), {}));
+  }
+  Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}, {"creationTimestamp", nullptr}}}};
+  if (!data.empty()) cm["data"] = data;
+  return createOrPrint(k, k.resolve("configmaps"), cm, "created", "failed to create configmap");
+}
+
 }  // namespace
 
 // Called by cmdCreate for `create deployment|service ...`; -1 when the subcommand is not one of these.
@@ -205,7 +236,11 @@ int createFromGenerator(Kubectl& k) {
   if (pos.empty()) return -1;
   if (pos[0] == "deployment" || pos[0] == "deploy") return createDeployment(k);
   if (pos[0] == "service" || pos[0] == "svc") return createService(k);
-  return -1;
+  if (pos[0] == "configmap" || pos[0] == "cm") return createConfigMap(k);
+  if (pos[0] == "namespace" || pos[0] == "ns") return -1;
+  std::string all;
+  for (auto& p : pos) all += (all.empty() ? "" : " ") + p;
+  throw CliError("error: Unexpected args: [" + all + "]\nSee 'k1s create -h' for help and examples");
 }
 
 int cmdExpose(Kubectl& k) {

@@ -297,7 +297,9 @@ void serveConnection(Forward& f, int sock, PortPair pp) {
 
 int cmdPortForward(Kubectl& k) {
   auto& pos = k.args.positional;
-  if (pos.size() < 2) throw CliError("error: TYPE/NAME and list of ports are required for port-forward");
+  if (pos.size() < 2)
+    throw CliError("error: TYPE/NAME and list of ports are required for port-forward\nSee 'k1s port-forward -h' for "
+                   "help and examples");
   std::string ns = k.ns();
   auto ports = splitPorts({pos.begin() + 1, pos.end()});
   auto addrs = listenAddresses(k);
@@ -307,10 +309,14 @@ int cmdPortForward(Kubectl& k) {
     throw CliError("error: unable to forward port because pod is not running. Current status=" + phase);
   if (Json svc = serviceForArg(k, pos[0], ns); svc.is_object()) translateServicePorts(ports, svc, pod);
   for (auto& p : ports) {
+    // A port name is looked up in the pod first; given alone ("http") it names the local port too.
+    if (!parsePortNumber(p.remoteText, p.remote)) {
+      p.remote = podNamedPort(pod, p.remoteText);
+      if (p.localText == p.remoteText) p.localText = std::to_string(p.remote);
+    }
     if (!parsePortNumber(p.localText, p.local))
-      throw CliError("error: Error parsing local port '" + p.localText + "': strconv.ParseUint: parsing \"" +
+      throw CliError("error: error parsing local port '" + p.localText + "': strconv.ParseUint: parsing \"" +
                      p.localText + "\": invalid syntax");
-    if (!parsePortNumber(p.remoteText, p.remote)) p.remote = podNamedPort(pod, p.remoteText);
     if (p.remote == 0) throw CliError("error: Remote port must be > 0");
   }
 

@@ -56,6 +56,22 @@ int cmdScale(Kubectl& k) {
                      "specifications include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n   '<resource> "
                      "<name>'\n   '<resource>'");
     refs = parseResourceArgs(k, a.positional, k.ns());
+    // TYPE with --all or -l: every object of the type (that matches).
+    if (a.flag("all") || a.has("selector")) {
+      std::vector<ResourceRef> expanded;
+      for (auto& r : refs) {
+        if (!r.name.empty()) {
+          expanded.push_back(r);
+          continue;
+        }
+        std::vector<std::pair<std::string, std::string>> q;
+        if (a.has("selector")) q.emplace_back("labelSelector", a.get("selector"));
+        Json list = k.client().get(r.type->collectionPath(r.namespace_) + queryString(q));
+        for (auto& o : list.value("items", Json::array()))
+          expanded.push_back({r.type, nameOf(o), r.namespace_, o, ""});
+      }
+      refs = expanded;
+    }
   }
   if (refs.empty()) throw CliError("error: no objects passed to scale");
   for (auto& r : refs)
