@@ -1,5 +1,7 @@
 #include "apiserver/registry.h"
 
+#include <set>
+
 #include "apiserver/apply.h"
 #include "apiserver/defaults.h"
 #include "apiserver/schema.h"
@@ -77,8 +79,26 @@ bool fromClient(const WriteOptions& o) { return o.warnings || !o.fieldValidation
 
 // A field holding the wrong JSON type fails decoding in kube, whatever fieldValidation
 // says: 400, before unknown fields and validation.
-void checkTypes(const ResourceInfo& r, const Json& obj, const WriteOptions& o) {
+// A null field decodes to its zero value in kube: here it is left out, so that no
+// later read of the field meets a null.
+void dropNulls(Json& v) {
+  if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end();) {
+      if (it->is_null()) {
+        it = v.erase(it);
+      } else {
+        dropNulls(*it);
+        ++it;
+      }
+    }
+  } else if (v.is_array()) {
+    for (auto& e : v) dropNulls(e);
+  }
+}
+
+void checkTypes(const ResourceInfo& r, Json& obj, const WriteOptions& o) {
   if (!fromClient(o)) return;
+  dropNulls(obj);
   auto err = typeError(r, obj);
   if (!err.empty())
     throw badRequest(r.kind + " in version \"" + r.version + "\" cannot be handled as a " + r.kind + ": " + err);
@@ -135,6 +155,50 @@ void keepServiceAllocations(Json& next, const Json& old) {
   if (!ip.empty() && ip != old["spec"].value("clusterIP", "") && spec.contains("clusterIPs") &&
       spec["clusterIPs"].is_array() && !spec["clusterIPs"].empty() && spec["clusterIPs"] == old["spec"].value("clusterIPs", Json()))
     spec["clusterIPs"][0] = ip;
+}
+
+// A Service switched to a type that no longer uses a field drops it when the request left
+// it as it was (kube's dropTypeDependentFields): NodePort -> ClusterIP loses its node ports
+// and externalTrafficPolicy instead of failing validation on them.
+void dropTypeDependentFields(Json& next, const Json& old) {
+  if (!next.contains("spec") || !next["spec"].is_object() || !old.contains("spec") || !old["spec"].is_object()) return;
+  auto& spec = next["spec"];
+  const Json& os = old["spec"];
+  std::string type = spec.value("type", "ClusterIP"), oldType = os.value("type", "ClusterIP");
+  auto same = [&](const char* f) { return spec.value(f, Json()) == os.value(f, Json()); };
+  auto needsNodePorts = [](const std::string& t) { return t == "NodePort" || t == "LoadBalancer"; };
+  auto external = [](const std::string& t, const Json& s) {
+    return t == "NodePort" || t == "LoadBalancer" || (t == "ClusterIP" && !s.value("externalIPs", Json::array()).empty());
+  };
+  if (oldType != "ExternalName" && type == "ExternalName") {
+    if (same("clusterIP") && same("clusterIPs")) spec.erase("clusterIP"), spec.erase("clusterIPs");
+    if (same("ipFamilies")) spec.erase("ipFamilies");
+    if (same("ipFamilyPolicy")) spec.erase("ipFamilyPolicy");
+  }
+  if (needsNodePorts(oldType) && !needsNodePorts(type) && spec.contains("ports") && spec["ports"].is_array()) {
+    std::set<int64_t> oldPorts;
+    for (auto& p : os.value("ports", Json::array()))
+      if (p.is_object() && p.contains("nodePort") && p["nodePort"].is_number_integer()) oldPorts.insert(p["nodePort"].get<int64_t>());
+    bool unchanged = true;
+    for (auto& p : spec["ports"])
+      if (p.is_object() && p.contains("nodePort") &&
+          !(p["nodePort"].is_number_integer() && oldPorts.count(p["nodePort"].get<int64_t>())))
+        unchanged = false;
+    if (unchanged)
+      for (auto& p : spec["ports"])
+        if (p.is_object()) p.erase("nodePort");
+  }
+  bool oldHc = oldType == "LoadBalancer" && os.value("externalTrafficPolicy", "") == "Local";
+  bool hc = type == "LoadBalancer" && spec.value("externalTrafficPolicy", "") == "Local";
+  if (oldHc && !hc && same("healthCheckNodePort")) spec.erase("healthCheckNodePort");
+  if (oldType == "LoadBalancer" && type != "LoadBalancer") {
+    if (same("allocateLoadBalancerNodePorts")) spec.erase("allocateLoadBalancerNodePorts");
+    if (same("loadBalancerClass")) spec.erase("loadBalancerClass");
+  }
+  if (external(oldType, os) && !external(type, spec) && same("externalTrafficPolicy")) spec.erase("externalTrafficPolicy");
+  if (type != "LoadBalancer" && next.contains("status") && next["status"].is_object() &&
+      next["status"].contains("loadBalancer"))
+    next["status"]["loadBalancer"] = Json::object();
 }
 
 // Removes the field at a path as unknownFields() prints it: ".spec.foo", ".a.b[0].c".
@@ -365,6 +429,7 @@ Json Registry::patch(const ResourceInfo& r, const std::string& ns, const std::st
     if (!patched.is_object()) throw badRequest("the patch produced a value that is not an object");
     if (sub != "scale" && fromClient(o)) {
       // kube decodes the patched object and answers a wrong type with a 422 on "patch".
+      dropNulls(patched);
       auto err = typeError(r, patched);
       if (!err.empty())
         throw invalid("", "", "", {{"FieldValueInvalid", "Invalid value: " + Json(p.dump()).dump() + ": " + err, "patch"}});
@@ -467,7 +532,10 @@ Json Registry::write(const ResourceInfo& r, const std::string& ns, const std::st
   }
   nm["name"] = name;
   if (r.namespaced) nm["namespace"] = ns;
-  if (r.kind == "Service" && sub.empty()) keepServiceAllocations(next, old);
+  if (r.kind == "Service" && sub.empty()) {
+    dropTypeDependentFields(next, old);
+    keepServiceAllocations(next, old);
+  }
   applyDefaults(r, next);
   if (r.hasGeneration && specPart(next) != specPart(old)) nm["generation"] = om.value("generation", 0) + 1;
   // A binding is the one sanctioned change of an unbound pod's spec.nodeName.

@@ -421,3 +421,50 @@ TEST_CASE("default, kube-system and kube-public may not be deleted") {
   api.reg->create(nss, "", {{"metadata", {{"name", "mine"}}}});
   CHECK(metaOf(api.reg->remove(nss, "", "mine")).contains("deletionTimestamp"));
 }
+
+TEST_CASE("a client's null field is its zero value, never a 500") {
+  Api api;
+  auto& reg = *api.reg;
+  std::vector<std::string> warnings;
+  WriteOptions client;
+  client.warnings = &warnings;
+  auto codeOfClient = [&](const std::function<void()>& f) { return codeOf(f); };
+  Json noName = cm("x");
+  noName["metadata"]["name"] = nullptr;
+  CHECK(codeOfClient([&] { reg.create(cms(), "default", noName, client); }) == 422);  // name or generateName required
+  Json svc = service("nulls", "NodePort");
+  svc["spec"]["ports"][0]["nodePort"] = nullptr;
+  svc["spec"]["sessionAffinity"] = nullptr;
+  Json created = reg.create(svcs(), "default", svc, client);
+  CHECK(created["spec"]["ports"][0]["nodePort"].is_number_integer());
+  CHECK(created["spec"]["sessionAffinity"] == "None");
+  auto ops = Json::parse(R"([{"op":"replace","path":"/spec/sessionAffinity","value":null}])");
+  Json patched = reg.patch(svcs(), "default", "nulls", PatchType::JSON, ops, "", client);
+  CHECK(patched["spec"]["sessionAffinity"] == "None");  // defaulted again
+}
+
+TEST_CASE("a Service's type change drops the fields the new type does not use, as kube does") {
+  Api api;
+  auto& reg = *api.reg;
+  Json np = reg.create(svcs(), "default", service("np", "NodePort"));
+  int64_t port = np["spec"]["ports"][0]["nodePort"];
+  Json toCip = reg.patch(svcs(), "default", "np", PatchType::Strategic, {{"spec", {{"type", "ClusterIP"}}}});
+  CHECK(toCip["spec"]["type"] == "ClusterIP");
+  CHECK(!toCip["spec"]["ports"][0].contains("nodePort"));
+  CHECK(!toCip["spec"].contains("externalTrafficPolicy"));
+  CHECK(toCip["spec"]["clusterIP"] == np["spec"]["clusterIP"]);
+  // The node port went back to the pool.
+  Json again = service("np2", "NodePort");
+  again["spec"]["ports"][0]["nodePort"] = port;
+  CHECK(reg.create(svcs(), "default", again)["spec"]["ports"][0]["nodePort"] == port);
+  Json lb = reg.create(svcs(), "default", service("lb", "LoadBalancer"));
+  Json toNp = reg.patch(svcs(), "default", "lb", PatchType::Strategic, {{"spec", {{"type", "NodePort"}}}});
+  CHECK(toNp["spec"]["type"] == "NodePort");
+  CHECK(toNp["spec"]["ports"][0]["nodePort"] == lb["spec"]["ports"][0]["nodePort"]);
+  CHECK(!toNp["spec"].contains("allocateLoadBalancerNodePorts"));
+  // A node port the request changes is still checked.
+  Json changed = reg.get(svcs(), "default", "lb");
+  changed["spec"]["type"] = "ClusterIP";
+  changed["spec"]["ports"][0]["nodePort"] = 31999;
+  CHECK(codeOf([&] { reg.update(svcs(), "default", changed); }) == 422);
+}
