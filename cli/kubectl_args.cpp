@@ -53,6 +53,18 @@ static std::string withUsage(const std::string& msg, const FlagSpec& spec) {
   return spec.verb.empty() ? msg : msg + "\nSee 'k1s " + spec.verb + " --help' for usage.";
 }
 
+// pflag refuses a non-integer value for an int flag while parsing, before the verb runs.
+static void checkIntFlag(const std::string& name, const std::string& value, const FlagSpec& spec) {
+  static const std::set<std::string> ints = {"tail", "limit-bytes", "grace-period", "replicas", "current-replicas",
+                                             "revision", "to-revision", "max-log-requests"};
+  if (!ints.count(name) || spec.verb == "create") return;
+  size_t start = !value.empty() && (value[0] == '-' || value[0] == '+') ? 1 : 0;
+  if (value.size() > start && value.find_first_not_of("0123456789", start) == std::string::npos) return;
+  throw CliError(withUsage("error: invalid argument \"" + value + "\" for \"--" + name +
+                               "\" flag: strconv.ParseInt: parsing \"" + value + "\": invalid syntax",
+                           spec));
+}
+
 Args parseArgs(const std::vector<std::string>& argv, const FlagSpec& spec) {
   Args a;
   auto isValued = [&](const std::string& n) { return spec.valued.count(n) > 0; };
@@ -82,6 +94,7 @@ Args parseArgs(const std::vector<std::string>& argv, const FlagSpec& spec) {
             value = argv[++i];
           }
         }
+        checkIntFlag(name, value, spec);
         a.values[name].push_back(value);
       } else {
         throw CliError(withUsage("error: unknown flag: --" + name, spec));

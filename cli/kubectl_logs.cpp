@@ -178,7 +178,8 @@ LogOptions logOptions(Kubectl& k, bool selectorMode) {
     try {
       secs = parseGoDuration(a.get("since"));
     } catch (const std::exception& e) {
-      throw CliError("error: invalid argument \"" + a.get("since") + "\" for \"--since\" flag: " + e.what());
+      throw CliError("error: invalid argument \"" + a.get("since") + "\" for \"--since\" flag: " + e.what() +
+                     "\nSee 'k1s logs --help' for usage.");
     }
     // kubectl rounds up to whole seconds and never sends 0.
     long long s = static_cast<long long>(secs);

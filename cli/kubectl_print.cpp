@@ -153,9 +153,9 @@ void checkOutputFormat(const std::string& output) {
                  "jsonpath-file,name,template,templatefile,wide,yaml");
 }
 
-static std::string readTemplateFile(const std::string& path) {
+static std::string readTemplateFile(const std::string& path, const std::string& what) {
   std::ifstream in(path);
-  if (!in) throw CliError("error: open " + path + ": no such file or directory");
+  if (!in) throw CliError("error: error reading " + what + " " + path + ", open " + path + ": no such file or directory");
   std::string text((std::istreambuf_iterator<char>(in)), {});
   return text;
 }
@@ -164,7 +164,7 @@ void printTemplated(std::ostream& out, const std::string& output, const Json& do
                     bool allowMissingKeys, bool noHeaders) {
   auto [kind, arg] = splitOutput(output);
   if (kind == "jsonpath" || kind == "jsonpath-file") {
-    std::string tmpl = kind == "jsonpath" ? arg : readTemplateFile(arg);
+    std::string tmpl = kind == "jsonpath" ? arg : readTemplateFile(arg, "--template");
     std::optional<JsonPath> path;
     try {
       path.emplace(tmpl);
@@ -183,7 +183,7 @@ void printTemplated(std::ostream& out, const std::string& output, const Json& do
   }
   std::vector<CustomColumn> cols;
   try {
-    cols = kind == "custom-columns" ? parseCustomColumns(arg) : parseCustomColumnsFile(readTemplateFile(arg));
+    cols = kind == "custom-columns" ? parseCustomColumns(arg) : parseCustomColumnsFile(readTemplateFile(arg, "template"));
   } catch (const JsonPathError& e) {
     throw CliError(std::string("error: ") + e.what());
   }
