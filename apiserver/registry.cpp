@@ -283,6 +283,14 @@ Json Registry::list(const ResourceInfo& r, const std::string& ns, const ListOpti
     } catch (...) {
       throw badRequest("continue key is not valid: malformed continue token");
     }
+    // The revision the first page was read at has left the event window: like a compacted
+    // etcd revision in kube, the rest of that list can no longer be consistent.
+    if (rv < store_.oldestWatchableRevision())
+      throw gone("The provided continue parameter is too old to display a consistent list result. You can start a "
+                 "new list without the continue parameter, or use the continue token in this response to retrieve "
+                 "the remainder of the results. Continuing with the provided token results in an inconsistent list - "
+                 "objects that were created, modified, or deleted between the time the first chunk was returned and "
+                 "now may show up in the list.");
   }
   Json items = Json::array();
   std::string lastKey;

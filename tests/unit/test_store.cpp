@@ -170,8 +170,23 @@ TEST_CASE("watch replays from a revision inside the window; older is 410 Gone") 
     REQUIRE(ws->next(e, std::chrono::milliseconds(1000)));
     CHECK(e.type == "DELETED");
     CHECK(!ws->next(e, std::chrono::milliseconds(100)));
+    ListOptions page;
+    page.limit = 2;
+    Json first = reg.list(cms(), "default", page);
+    REQUIRE(first["metadata"].contains("continue"));
+    page.continueToken = first["metadata"]["continue"];
+    CHECK(reg.list(cms(), "default", page)["items"].size() == 2);  // still inside the window
     for (int i = 0; i < 20; ++i) reg.create(cms(), "default", cm("more" + std::to_string(i)));
     CHECK(codeOf([&] { reg.watch(cms(), "default", o); }) == 410);
+    // A continue token from a revision that left the window is 410 Expired, as kube's.
+    try {
+      reg.list(cms(), "default", page);
+      FAIL("an expired continue token was accepted");
+    } catch (const ApiError& e) {
+      CHECK(e.code == 410);
+      CHECK(e.reason == "Expired");
+      CHECK(std::string(e.what()).rfind("The provided continue parameter is too old", 0) == 0);
+    }
   }
   std::filesystem::remove_all(dir);
 }
