@@ -130,7 +130,7 @@ int createDeployment(Kubectl& k) {
     } catch (const std::exception&) {
       throw CliError("error: invalid argument \"" + a.get("replicas") +
                      "\" for \"-r, --replicas\" flag: strconv.ParseInt: parsing \"" + a.get("replicas") +
-                     "\": invalid syntax");
+                     "\": invalid syntax\nSee 'k1s create deployment --help' for usage.");
     }
   }
   Json d = {{"apiVersion", "apps/v1"},
