@@ -134,7 +134,8 @@ static void flattenInto(const Json& obj, const std::string& source, std::vector<
     throw CliError("error: error validating \"" + source + "\": error validating data: invalid object to validate");
   }
   std::string kind = obj.value("kind", "");
-  if (kind.size() > 4 && kind.compare(kind.size() - 4, 4, "List") == 0 && obj.contains("items")) {
+  // "List" (v1's generic list) as well as "ConfigMapList" and the like.
+  if (kind.size() >= 4 && kind.compare(kind.size() - 4, 4, "List") == 0 && obj.contains("items")) {
     for (auto& item : obj["items"]) flattenInto(item, source, out);
     return;
   }

@@ -6,6 +6,7 @@
 
 #include "cli/kubectl_print.h"
 #include "cli/kubectl_verbs.h"
+#include "common/meta.h"
 
 namespace k1s::cli {
 
@@ -183,17 +184,17 @@ struct Applier {
     std::string apiVersion = obj.value("apiVersion", ""), kind = obj.value("kind", "");
     const ApiResource* r = k.discovery().byKind(apiVersion, kind);
     if (!r)
-      throw CliError("error: resource mapping not found for name: \"" + obj["metadata"].value("name", "") +
-                     "\" namespace: \"" + obj["metadata"].value("namespace", "") + "\" from \"" + so.source +
+      throw CliError("error: resource mapping not found for name: \"" + nameOf(obj) + "\" namespace: \"" +
+                     namespaceOf(obj) + "\" from \"" + so.source +
                      "\": no matches for kind \"" + kind + "\" in version \"" + apiVersion +
                      "\"\nensure CRDs are installed first");
-    std::string name = obj["metadata"].value("name", "");
+    std::string name = nameOf(obj);
     if (name.empty()) throw CliError("error: error when retrieving current configuration of:\n" +
                                      resourceDescription(*r, "", k.ns()) + "\nfrom server for: \"" + so.source +
                                      "\": resource name may not be empty");
     std::string ns;
     if (r->namespaced) {
-      std::string objNs = obj["metadata"].value("namespace", "");
+      std::string objNs = namespaceOf(obj);
       if (!objNs.empty() && k.namespaceGiven() && objNs != k.ns())
         throw CliError("error: the namespace from the provided object \"" + objNs +
                        "\" does not match the namespace \"" + k.ns() + "\". You must pass '--namespace=" + objNs +

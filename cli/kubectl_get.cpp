@@ -8,6 +8,7 @@
 #include "cli/jsonpath.h"
 #include "cli/kubectl_print.h"
 #include "cli/kubectl_verbs.h"
+#include "common/meta.h"
 #include "common/yaml.h"
 
 namespace k1s::cli {
@@ -254,7 +255,7 @@ int cmdGet(Kubectl& k) {
         throw CliError("error: unable to recognize \"" + so.source + "\": no matches for kind \"" +
                        so.object.value("kind", "") + "\" in version \"" + so.object.value("apiVersion", "") + "\"");
       std::string objNs = so.object.value("metadata", Json::object()).value("namespace", "");
-      refs.push_back({r, so.object["metadata"].value("name", ""), r->namespaced ? (objNs.empty() ? k.ns() : objNs) : "",
+      refs.push_back({r, nameOf(so.object), r->namespaced ? (objNs.empty() ? k.ns() : objNs) : "",
                       so.object, so.source});
     }
   } else {

@@ -103,6 +103,10 @@ int cmdDelete(Kubectl& k) {
   std::vector<std::string> errors;
   std::vector<ResourceRef> deleted;
   for (auto& r : refs) {
+    if (r.name.empty()) {  // a manifest without a name: never a DELETE of the whole collection
+      errors.push_back("error: error when deleting \"" + r.source + "\": resource name may not be empty");
+      continue;
+    }
     if (dryRun == "client") {
       k.out << r.type->kindPrefix() << " \"" << r.name << "\" deleted" << dryRunSuffix(dryRun) << "\n";
       continue;
@@ -209,6 +213,9 @@ int cmdLabelOrAnnotate(Kubectl& k) {
   std::string ns = k.allNamespaces() ? "" : k.ns();
   std::vector<ResourceRef> refs = a.has("filename") ? refsFromFiles(k) : parseResourceArgs(k, resources, ns);
   if (refs.empty()) throw CliError("error: one or more resources must be specified as <resource> <name> or <resource>/<name>");
+  if (a.has("filename"))
+    for (auto& r : refs)
+      if (r.name.empty()) throw CliError("error: resource name may not be empty");
   bool hasNames = false;
   for (auto& r : refs) hasNames |= !r.name.empty();
   if (!hasNames && !a.flag("all") && !a.has("selector"))
