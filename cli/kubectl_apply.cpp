@@ -179,6 +179,19 @@ struct Applier {
     return queryString(q);
   }
 
+  // --server-side: the object goes as an apply patch; the server merges it with what this
+  // field manager applied before (no last-applied annotation).
+  void applyServerSide(const ApiResource& r, const std::string& ns, const std::string& name, const Json& obj,
+                       const std::string& line) {
+    std::vector<std::pair<std::string, std::string>> q;
+    if (dryRun == "server") q.emplace_back("dryRun", "All");
+    q.emplace_back("fieldManager", k.args.get("field-manager", "kubectl"));
+    if (k.args.flag("force-conflicts")) q.emplace_back("force", "true");
+    q.emplace_back("fieldValidation", "Strict");
+    k.client().call("PATCH", r.itemPath(ns, name) + queryString(q), obj, "application/apply-patch+yaml");
+    k.out << line << "\n";  // a refusal is the server's Status as it is (kubectl adds no source)
+  }
+
   void applyOne(const SourcedObject& so) {
     Json obj = so.object;
     std::string apiVersion = obj.value("apiVersion", ""), kind = obj.value("kind", "");
@@ -202,10 +215,11 @@ struct Applier {
       ns = objNs.empty() ? k.ns() : objNs;
       obj["metadata"]["namespace"] = ns;
     }
-    Json modified = withLastApplied(obj);
-    const ListStrategyLookup lookup = listStrategiesFromOpenApi(openapiFor(*r), apiVersion, kind);
     std::string prefix = r->kindPrefix() + "/" + name;
     std::string suffix = dryRun == "client" ? " (dry run)" : dryRun == "server" ? " (server dry run)" : "";
+    if (k.args.flag("server-side")) return applyServerSide(*r, ns, name, obj, prefix + " serverside-applied" + suffix);
+    Json modified = withLastApplied(obj);
+    const ListStrategyLookup lookup = listStrategiesFromOpenApi(openapiFor(*r), apiVersion, kind);
     for (int attempt = 0;; ++attempt) {
       Json current;
       auto reply = k.client().request("GET", r->itemPath(ns, name));
@@ -270,6 +284,8 @@ int cmdApply(Kubectl& k) {
   if (dryRun == "true" || dryRun == "unchanged") dryRun = "client";
   if (!dryRun.empty() && dryRun != "client" && dryRun != "server")
     throw CliError("error: Invalid dry-run value (" + dryRun + "). Must be \"none\", \"server\", or \"client\".");
+  if (dryRun == "client" && k.args.flag("server-side"))
+    throw CliError("error: --dry-run=client doesn't work with --server-side (did you mean --dry-run=server instead?)");
   bool validate = k.args.get("validate", "strict") != "false" && k.args.get("validate", "strict") != "ignore";
   auto objects = readObjectsFromFiles(files, k.args.flag("recursive"), validate);
   if (objects.empty()) throw CliError("error: no objects passed to apply");

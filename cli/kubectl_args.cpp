@@ -30,7 +30,7 @@ FlagSpec globalFlags(const std::string& verb) {
                "stdin", "tty", "quiet",
                // logs, get -o jsonpath, explain, edit
                "follow", "previous", "timestamps", "all-containers", "prefix", "ignore-errors",
-               "allow-missing-template-keys", "windows-line-endings", "save-config", "record"};
+               "allow-missing-template-keys", "windows-line-endings", "save-config", "record", "show-managed-fields"};
   s.shorts = {{"n", "namespace"}, {"l", "selector"},     {"o", "output"},  {"f", "filename"},
               {"s", "server"},    {"A", "all-namespaces"}, {"w", "watch"}, {"p", "patch"},
               {"R", "recursive"}, {"h", "help"},          {"L", "label-columns"}, {"P", "port"},

@@ -220,6 +220,10 @@ static int printObjects(GetContext& c, const std::vector<TypeGroup>& groups, con
     }
   }
   sortByField(items, c.k.args.get("sort-by"), [](const Json& o) -> const Json& { return o; });
+  // kubectl leaves managedFields (written by server-side apply) out of what it prints.
+  if (!c.k.args.flag("show-managed-fields"))
+    for (auto& o : items)
+      if (o.contains("metadata") && o["metadata"].is_object()) o["metadata"].erase("managedFields");
   auto& out = c.k.out;
   if (isTemplateOutput(output)) {
     Json doc = singleItemImplied && items.size() == 1 ? items[0] : wrapList(items);
