@@ -65,7 +65,7 @@ DeleteOptions deleteOptions(const httplib::Request& req, size_t maxBody) {
   if (body.contains("propagationPolicy") && body["propagationPolicy"].is_string())
     o.propagationPolicy = body["propagationPolicy"].get<std::string>();
   else if (body.contains("propagationPolicy") && !body["propagationPolicy"].is_null())
-    throw badRequest("json: cannot unmarshal " + std::string(body["propagationPolicy"].type_name()) +
+    throw badRequest(std::string("json: cannot unmarshal ") + goJsonTypeWord(body["propagationPolicy"]) +
                      " into Go struct field DeleteOptions.propagationPolicy of type v1.DeletionPropagation");
   if (body.contains("orphanDependents") && body["orphanDependents"].is_boolean() &&
       body["orphanDependents"].get<bool>())
@@ -330,7 +330,7 @@ void serveResource(Registry& reg, const ApiServerOptions& opts, const httplib::R
     auto& bodyMeta = metaOf(body);
     if (bodyMeta.is_object() && bodyMeta.contains("name") && !bodyMeta["name"].is_string() && !bodyMeta["name"].is_null())
       throw badRequest(r.kind + " in version \"" + r.version + "\" cannot be handled as a " + r.kind +
-                       ": json: cannot unmarshal " + std::string(bodyMeta["name"].type_name()) +
+                       ": json: cannot unmarshal " + goJsonTypeWord(bodyMeta["name"]) +
                        " into Go struct field ObjectMeta.metadata.name of type string");
     std::string bodyName = bodyMeta.is_object() && bodyMeta.contains("name") && bodyMeta["name"].is_string()
                                ? bodyMeta["name"].get<std::string>()

@@ -56,7 +56,7 @@ void checkTypeMeta(const ResourceInfo& r, Json& obj) {
     auto it = obj.find(f);
     if (it != obj.end() && !it->is_string() && !it->is_null())
       throw badRequest(std::string("couldn't get version/kind; json parse error: json: cannot unmarshal ") +
-                       (it->is_number() ? "number" : it->is_boolean() ? "bool" : it->is_array() ? "array" : "object") +
+                       goJsonTypeWord(*it) +
                        " into Go struct field ." + f + " of type string");
     if (it != obj.end() && it->is_null()) obj.erase(it);
   }
@@ -79,26 +79,9 @@ bool fromClient(const WriteOptions& o) { return o.warnings || !o.fieldValidation
 
 // A field holding the wrong JSON type fails decoding in kube, whatever fieldValidation
 // says: 400, before unknown fields and validation.
-// A null field decodes to its zero value in kube: here it is left out, so that no
-// later read of the field meets a null.
-void dropNulls(Json& v) {
-  if (v.is_object()) {
-    for (auto it = v.begin(); it != v.end();) {
-      if (it->is_null()) {
-        it = v.erase(it);
-      } else {
-        dropNulls(*it);
-        ++it;
-      }
-    }
-  } else if (v.is_array()) {
-    for (auto& e : v) dropNulls(e);
-  }
-}
-
 void checkTypes(const ResourceInfo& r, Json& obj, const WriteOptions& o) {
   if (!fromClient(o)) return;
-  dropNulls(obj);
+  decodeNulls(r, obj);
   auto err = typeError(r, obj);
   if (!err.empty())
     throw badRequest(r.kind + " in version \"" + r.version + "\" cannot be handled as a " + r.kind + ": " + err);
@@ -412,9 +395,19 @@ Json Registry::patch(const ResourceInfo& r, const std::string& ns, const std::st
     auto cur = store_.get(r, ns, name);
     if (!cur) {
       if (type == PatchType::Apply && sub.empty()) {
-        if (o.fieldManager.empty()) return create(r, ns, p, o);
-        Json entry = applyEntry(o.fieldManager, r.apiVersion(), appliedFieldSet(p, listStrategies(r)), nowRfc3339());
-        return *createStored(r, ns, p, o, Json::array({entry})).object;
+        // The object is the one the URL names (kube's checkName), whatever the body says.
+        Json obj = p;
+        if (obj.is_object()) {
+          if (!obj.contains("metadata") || !obj["metadata"].is_object()) obj["metadata"] = Json::object();
+          std::string bodyName = obj["metadata"].value("name", "");
+          if (!bodyName.empty() && bodyName != name)
+            throw badRequest("the name of the object (" + bodyName + ") does not match the name on the URL (" + name + ")");
+          obj["metadata"]["name"] = name;
+          checkNamespace(r, ns, obj);
+        }
+        if (o.fieldManager.empty()) return create(r, ns, obj, o);
+        Json entry = applyEntry(o.fieldManager, r.apiVersion(), appliedFieldSet(obj, listStrategies(r)), nowRfc3339());
+        return *createStored(r, ns, obj, o, Json::array({entry})).object;
       }
       throw notFound(r.groupResource(), name);
     }
@@ -437,8 +430,8 @@ Json Registry::patch(const ResourceInfo& r, const std::string& ns, const std::st
     if (!patched.is_object()) throw badRequest("the patch produced a value that is not an object");
     if (sub != "scale" && fromClient(o)) {
       // kube decodes the patched object and answers a wrong type with a 422 on "patch".
-      dropNulls(patched);
-      auto err = typeError(r, patched);
+      decodeNulls(r, patched);
+      auto err = newTypeError(r, base, patched);
       if (!err.empty())
         throw invalid("", "", "", {{"FieldValueInvalid", "Invalid value: " + Json(p.dump()).dump() + ": " + err, "patch"}});
     }

@@ -135,7 +135,8 @@ void collectUnknown(const Json& doc, const Json& schemaNode, const Json& value, 
 bool isInt64Field(const std::string& field) {
   static const char* const names[] = {"terminationGracePeriodSeconds", "activeDeadlineSeconds", "runAsUser",
                                       "runAsGroup", "fsGroup", "deletionGracePeriodSeconds", "generation",
-                                      "observedGeneration", "expirationSeconds", "remainingItemCount"};
+                                      "observedGeneration", "expirationSeconds", "remainingItemCount",
+                                      "supplementalGroups", "tolerationSeconds", "gracePeriodSeconds", "seconds"};
   for (auto* n : names)
     if (field == n) return true;
   return false;
@@ -163,15 +164,6 @@ std::string goTypeName(const Json& doc, const Json& node, const std::string& fie
     return "map[string]interface {}";
   }
   return "interface {}";
-}
-
-const char* jsonTypeWord(const Json& v) {
-  if (v.is_object()) return "object";
-  if (v.is_array()) return "array";
-  if (v.is_string()) return "string";
-  if (v.is_number()) return "number";
-  if (v.is_boolean()) return "bool";
-  return "null";
 }
 
 // Where Go's base64.StdEncoding (padded; CR and LF skipped) stops decoding s, or -1
@@ -206,44 +198,58 @@ long base64ErrorAt(const std::string& s) {
   }
 }
 
-// Walks value against its schema node; the first mismatch goes to err. `owner` is the Go
-// struct holding the field and `path` the field's dotted path from the object's root,
-// as encoding/json prints them ("EnvVar" and "spec.template.spec.containers.env.value").
+// Mismatches found by a walk: the first one's message, or (all) every one with its exact
+// place ("data.PORT", "spec.containers[1].env[0].value"), since Go's message names no key.
+struct TypeErrors {
+  bool all = false;
+  std::string first;
+  std::vector<std::pair<std::string, std::string>> found;  // place, message (all only)
+  void add(const std::string& at, const std::string& message) {
+    if (first.empty()) first = message;
+    if (all) found.emplace_back(at, message);
+  }
+  bool done() const { return !all && !first.empty(); }
+};
+
+// Walks value against its schema node. `owner` is the Go struct holding the field and `path`
+// the field's dotted path from the object's root, as encoding/json prints them ("EnvVar" and
+// "spec.template.spec.containers.env.value"); `at` is the exact place.
 void collectTypeError(const Json& doc, const Json& node, const Json& value, const std::string& owner,
-                      const std::string& path, const std::string& field, std::string& err) {
-  if (!err.empty() || value.is_null()) return;
+                      const std::string& path, const std::string& field, const std::string& at, TypeErrors& err) {
+  if (err.done() || value.is_null()) return;
   const Json& s = deref(doc, node);
   auto type = s.find("type");
   if (type == s.end() || !type->is_string()) return;  // Quantity, IntOrString: one of several types
   const std::string& t = type->get_ref<const std::string&>();
   auto mismatch = [&](const std::string& what) {
-    err = "json: cannot unmarshal " + what + " into Go struct field " + owner + "." + path + " of type " +
-          goTypeName(doc, node, field);
+    err.add(at, "json: cannot unmarshal " + what + " into Go struct field " + owner + "." + path + " of type " +
+          goTypeName(doc, node, field));
   };
   if (t == "string") {
-    if (!value.is_string()) return mismatch(jsonTypeWord(value));
+    if (!value.is_string()) return mismatch(goJsonTypeWord(value));
     if (s.value("format", "") == "byte") {
-      long at = base64ErrorAt(value.get_ref<const std::string&>());
-      if (at >= 0) err = "illegal base64 data at input byte " + std::to_string(at);
+      long bad = base64ErrorAt(value.get_ref<const std::string&>());
+      if (bad >= 0) err.add(at, "illegal base64 data at input byte " + std::to_string(bad));
     }
   } else if (t == "integer") {
     if (value.is_number_float()) return mismatch("number " + value.dump());
-    if (!value.is_number()) return mismatch(jsonTypeWord(value));
+    if (!value.is_number()) return mismatch(goJsonTypeWord(value));
     if (!isInt64Field(field)) {
       bool fits = value.is_number_unsigned() ? value.get<uint64_t>() <= uint64_t(INT32_MAX)
                                              : value.get<int64_t>() >= INT32_MIN && value.get<int64_t>() <= INT32_MAX;
       if (!fits) return mismatch("number " + value.dump());
     }
   } else if (t == "number") {
-    if (!value.is_number()) return mismatch(jsonTypeWord(value));
+    if (!value.is_number()) return mismatch(goJsonTypeWord(value));
   } else if (t == "boolean") {
-    if (!value.is_boolean()) return mismatch(jsonTypeWord(value));
+    if (!value.is_boolean()) return mismatch(goJsonTypeWord(value));
   } else if (t == "array") {
-    if (!value.is_array()) return mismatch(jsonTypeWord(value));
+    if (!value.is_array()) return mismatch(goJsonTypeWord(value));
     if (!s.contains("items")) return;
-    for (auto& item : value) collectTypeError(doc, s["items"], item, owner, path, field, err);
+    for (size_t i = 0; i < value.size(); ++i)
+      collectTypeError(doc, s["items"], value[i], owner, path, field, at + "[" + std::to_string(i) + "]", err);
   } else if (t == "object") {
-    if (!value.is_object()) return mismatch(jsonTypeWord(value));
+    if (!value.is_object()) return mismatch(goJsonTypeWord(value));
     auto props = s.find("properties");
     auto extra = s.find("additionalProperties");
     if (props != s.end()) {
@@ -257,10 +263,11 @@ void collectTypeError(const Json& doc, const Json& node, const Json& value, cons
       for (auto& [key, child] : value.items()) {
         auto p = props->find(key);
         if (p != props->end())
-          collectTypeError(doc, *p, child, structName, path.empty() ? key : path + "." + key, key, err);
+          collectTypeError(doc, *p, child, structName, path.empty() ? key : path + "." + key, key, at + "." + key, err);
       }
     } else if (extra != s.end() && extra->is_object()) {
-      for (auto& [key, child] : value.items()) collectTypeError(doc, *extra, child, owner, path, field, err);
+      for (auto& [key, child] : value.items())
+        collectTypeError(doc, *extra, child, owner, path, field, at + "." + key, err);
     }
   }
 }
@@ -350,18 +357,134 @@ std::vector<std::string> unknownFields(const ResourceInfo& r, const Json& obj) {
   return out;
 }
 
-std::string typeError(const ResourceInfo& r, const Json& obj) {
-  std::string err;
+namespace {
+
+// What Go's decoder leaves where the JSON says null: a struct field keeps its zero value
+// (absent here), a map or list entry gets the zero value of its element type ("" for a
+// string: `data: {EMPTY: }` is the key EMPTY with ""), and a struct element is empty.
+void decodeNullsAt(const Json& doc, const Json& node, Json& value) {
+  const Json& s = deref(doc, node);
+  auto zeroOf = [&](const Json& elemNode) -> Json {
+    const Json& e = deref(doc, elemNode);
+    std::string t = e.value("type", "");
+    if (t == "string") return "";
+    if (t == "integer" || t == "number") return 0;
+    if (t == "boolean") return false;
+    if (e.contains("properties")) return Json::object();
+    return nullptr;  // a list or map value: nil in Go, left out here
+  };
+  if (value.is_object()) {
+    auto props = s.find("properties");
+    auto extra = s.find("additionalProperties");
+    bool isMap = (props == s.end() || !props->is_object()) && extra != s.end() && extra->is_object();
+    for (auto it = value.begin(); it != value.end();) {
+      if (it->is_null()) {
+        Json zero = isMap ? zeroOf(*extra) : Json();
+        if (zero.is_null()) {
+          it = value.erase(it);
+          continue;
+        }
+        *it = std::move(zero);
+      } else if (isMap) {
+        decodeNullsAt(doc, *extra, *it);
+      } else if (props != s.end() && props->is_object() && props->contains(it.key())) {
+        decodeNullsAt(doc, (*props)[it.key()], *it);
+      } else {
+        dropNullsAnywhere(*it);
+      }
+      ++it;
+    }
+  } else if (value.is_array()) {
+    const Json* items = s.contains("items") ? &s["items"] : nullptr;
+    Json zero = items ? zeroOf(*items) : Json();
+    Json kept = Json::array();
+    for (auto& e : value) {
+      if (e.is_null()) {
+        if (!zero.is_null()) kept.push_back(zero);
+        continue;
+      }
+      if (items) decodeNullsAt(doc, *items, e);
+      else dropNullsAnywhere(e);
+      kept.push_back(std::move(e));
+    }
+    value = std::move(kept);
+  }
+}
+
+}  // namespace
+
+void dropNullsAnywhere(Json& v) {
+  if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end();) {
+      if (it->is_null()) {
+        it = v.erase(it);
+      } else {
+        dropNullsAnywhere(*it);
+        ++it;
+      }
+    }
+  } else if (v.is_array()) {
+    Json kept = Json::array();
+    for (auto& e : v)
+      if (!e.is_null()) {
+        dropNullsAnywhere(e);
+        kept.push_back(std::move(e));
+      }
+    v = std::move(kept);
+  }
+}
+
+void decodeNulls(const ResourceInfo& r, Json& obj) {
   const KindSchema* ks = kindSchema(r);
-  if (!ks || !obj.is_object()) return err;
+  if (!ks || !obj.is_object()) return dropNullsAnywhere(obj);
+  static const Json meta = {{"$ref", std::string(kRefPrefix) + "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}};
+  const Json& props = (*ks->root)["properties"];
+  for (auto it = obj.begin(); it != obj.end();) {
+    if (it->is_null()) {
+      it = obj.erase(it);
+      continue;
+    }
+    if (it.key() == "metadata") decodeNullsAt(*ks->doc, meta, *it);
+    else if (props.contains(it.key())) decodeNullsAt(*ks->doc, props[it.key()], *it);
+    else dropNullsAnywhere(*it);
+    ++it;
+  }
+}
+
+namespace {
+
+void walkTypes(const ResourceInfo& r, const Json& obj, TypeErrors& err) {
+  const KindSchema* ks = kindSchema(r);
+  if (!ks || !obj.is_object()) return;
   const Json& props = (*ks->root)["properties"];
   static const Json meta = {{"$ref", std::string(kRefPrefix) + "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}};
   for (auto& [key, child] : obj.items()) {
-    if (key == "metadata") collectTypeError(*ks->doc, meta, child, r.kind, key, key, err);
-    else if (props.contains(key)) collectTypeError(*ks->doc, props[key], child, r.kind, key, key, err);
-    if (!err.empty()) break;
+    if (key == "metadata") collectTypeError(*ks->doc, meta, child, r.kind, key, key, key, err);
+    else if (props.contains(key)) collectTypeError(*ks->doc, props[key], child, r.kind, key, key, key, err);
+    if (err.done()) break;
   }
-  return err;
+}
+
+}  // namespace
+
+std::string typeError(const ResourceInfo& r, const Json& obj) {
+  TypeErrors err;
+  walkTypes(r, obj, err);
+  return err.first;
+}
+
+std::string newTypeError(const ResourceInfo& r, const Json& before, const Json& after) {
+  if (typeError(r, after).empty()) return "";
+  TypeErrors was, now;
+  was.all = now.all = true;
+  walkTypes(r, before, was);
+  walkTypes(r, after, now);
+  for (auto& [at, message] : now.found) {
+    bool old = false;
+    for (auto& w : was.found) old = old || w.first == at;
+    if (!old) return message;
+  }
+  return "";
 }
 
 ListStrategyLookup listStrategies(const ResourceInfo& r) {

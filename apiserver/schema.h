@@ -28,6 +28,15 @@ std::vector<std::string> unknownFields(const ResourceInfo& r, const Json& obj);
 // ConfigMap.data of type string", "illegal base64 data at input byte 8"); empty when
 // every typed field holds its type. null is allowed anywhere (the decoder skips it).
 std::string typeError(const ResourceInfo& r, const Json& obj);
+// The same for a patch's result: only a mismatch that `before` did not have at that place
+// (an object stored before k1s checked types stays patchable).
+std::string newTypeError(const ResourceInfo& r, const Json& before, const Json& after);
+
+// Nulls in a client's object as kube's decoder reads them: a null struct field is left out
+// (its zero value), a null map or list entry becomes its element's zero value ("" for a
+// string). Kinds without a schema lose every null.
+void decodeNulls(const ResourceInfo& r, Json& obj);
+void dropNullsAnywhere(Json& v);
 
 // Strategic-merge list strategy lookup for a kind (see common/patch.h).
 ListStrategyLookup listStrategies(const ResourceInfo& r);

@@ -279,11 +279,7 @@ int cmdApply(Kubectl& k) {
   auto files = k.args.all("filename");
   if (files.empty())
     throw CliError("error: must specify one of -f and -k");
-  std::string dryRun = k.args.get("dry-run", "none");
-  if (dryRun == "none" || dryRun == "false") dryRun = "";
-  if (dryRun == "true" || dryRun == "unchanged") dryRun = "client";
-  if (!dryRun.empty() && dryRun != "client" && dryRun != "server")
-    throw CliError("error: Invalid dry-run value (" + dryRun + "). Must be \"none\", \"server\", or \"client\".");
+  std::string dryRun = dryRunMode(k);
   if (dryRun == "client" && k.args.flag("server-side"))
     throw CliError("error: --dry-run=client doesn't work with --server-side (did you mean --dry-run=server instead?)");
   bool validate = k.args.get("validate", "strict") != "false" && k.args.get("validate", "strict") != "ignore";

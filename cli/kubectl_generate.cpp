@@ -13,15 +13,6 @@ namespace k1s::cli {
 
 namespace {
 
-std::string dryRunOf(Kubectl& k) {
-  std::string d = k.args.get("dry-run", "none");
-  if (d == "none" || d == "false") return "";
-  if (d == "true" || d == "unchanged") return "client";
-  if (d != "client" && d != "server")
-    throw CliError("error: Invalid dry-run value (" + d + "). Must be \"none\", \"server\", or \"client\".");
-  return d;
-}
-
 // kubectl's utilrand.String(5).
 std::string randomSuffix() {
   static const char* alphabet = "bcdfghjklmnpqrstvwxz2456789";
@@ -60,7 +51,7 @@ int parsePort(const std::string& v, const std::string& what) {
 // empty: the server's refusal as it is (expose).
 int createOrPrint(Kubectl& k, const ApiResource& r, Json obj, const std::string& verbDone,
                   const std::string& failure = "") {
-  std::string dryRun = dryRunOf(k);
+  std::string dryRun = dryRunMode(k);
   std::string output = k.args.get("output");
   if (!output.empty() && output != "yaml" && output != "json" && output != "name")
     throw CliError("error: unable to match a printer suitable for the output format \"" + output +

@@ -9,8 +9,6 @@
 
 namespace k1s::cli {
 
-namespace {
-
 std::string dryRunMode(Kubectl& k) {
   std::string d = k.args.get("dry-run", "none");
   if (d == "none" || d == "false") return "";
@@ -19,6 +17,9 @@ std::string dryRunMode(Kubectl& k) {
     throw CliError("error: Invalid dry-run value (" + d + "). Must be \"none\", \"server\", or \"client\".");
   return d;
 }
+
+namespace {
+
 
 std::string dryRunSuffix(const std::string& mode) {
   return mode == "client" ? " (dry run)" : mode == "server" ? " (server dry run)" : "";

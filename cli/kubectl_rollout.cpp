@@ -323,11 +323,7 @@ int cmdRollout(Kubectl& k) {
     throw CliError("error: unknown command \"" + all + "\"\nSee 'k1s rollout -h' for help and examples");
   }
   pos.erase(pos.begin());
-  std::string dryRun = k.args.get("dry-run", "none");
-  if (dryRun == "none" || dryRun == "false") dryRun = "";
-  if (dryRun == "true" || dryRun == "unchanged") dryRun = "client";
-  if (!dryRun.empty() && dryRun != "client" && dryRun != "server")
-    throw CliError("error: Invalid dry-run value (" + dryRun + "). Must be \"none\", \"server\", or \"client\".");
+  std::string dryRun = dryRunMode(k);
   auto ts = targets(k, pos);
   requireDeployments(ts, sub);
   if (sub == "status") {

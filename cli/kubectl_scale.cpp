@@ -20,15 +20,6 @@ long long intFlag(Kubectl& k, const std::string& name) {
                  v + "\": invalid syntax");
 }
 
-std::string dryRunOf(Kubectl& k) {
-  std::string d = k.args.get("dry-run", "none");
-  if (d == "none" || d == "false") return "";
-  if (d == "true" || d == "unchanged") return "client";
-  if (d != "client" && d != "server")
-    throw CliError("error: Invalid dry-run value (" + d + "). Must be \"none\", \"server\", or \"client\".");
-  return d;
-}
-
 }  // namespace
 
 int cmdScale(Kubectl& k) {
@@ -39,7 +30,7 @@ int cmdScale(Kubectl& k) {
     throw CliError("error: The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0");
   long long current = a.has("current-replicas") ? intFlag(k, "current-replicas") : -1;
   std::string rvPrecondition = a.get("resource-version");
-  std::string dryRun = dryRunOf(k);
+  std::string dryRun = dryRunMode(k);
 
   std::vector<ResourceRef> refs;
   if (a.has("filename")) {

@@ -71,6 +71,9 @@ std::vector<SourcedObject> readObjectsFromFiles(const std::vector<std::string>& 
 // Query string helper: "?a=b&c=d" with values percent-encoded; empty if none.
 std::string queryString(const std::vector<std::pair<std::string, std::string>>& params);
 
+// --dry-run as kubectl reads it: "" (none), "client" or "server"; a bad value is kubectl's error.
+std::string dryRunMode(Kubectl& k);
+
 int cmdGet(Kubectl& k);
 int cmdApply(Kubectl& k);
 int cmdDescribe(Kubectl& k);

@@ -192,26 +192,17 @@ std::string stringField(const Json& op, const char* name, bool required) {
   return it->get<std::string>();
 }
 
-const char* goTypeWord(const Json& v) {
-  if (v.is_object()) return "object";
-  if (v.is_array()) return "array";
-  if (v.is_string()) return "string";
-  if (v.is_number()) return "number";
-  if (v.is_boolean()) return "bool";
-  return "null";
-}
-
 }  // namespace
 
 Json jsonPatch(const Json& original, const Json& ops) {
   // Decoding errors are 400 with encoding/json's wording, as DecodePatch gives.
   if (!ops.is_array()) {
-    throw badRequest(std::string("json: cannot unmarshal ") + goTypeWord(ops) +
+    throw badRequest(std::string("json: cannot unmarshal ") + goJsonTypeWord(ops) +
                      " into Go value of type jsonpatch.Patch");
   }
   for (const auto& op : ops) {
     if (!op.is_object() && !op.is_null()) {
-      throw badRequest(std::string("json: cannot unmarshal ") + goTypeWord(op) +
+      throw badRequest(std::string("json: cannot unmarshal ") + goJsonTypeWord(op) +
                        " into Go value of type jsonpatch.Operation");
     }
   }

@@ -456,6 +456,45 @@ TEST_CASE("a client's null field is its zero value, never a 500") {
   auto ops = Json::parse(R"([{"op":"replace","path":"/spec/sessionAffinity","value":null}])");
   Json patched = reg.patch(svcs(), "default", "nulls", PatchType::JSON, ops, "", client);
   CHECK(patched["spec"]["sessionAffinity"] == "None");  // defaulted again
+
+  // In a map or a list, null is the element's zero value: the key stays, with "" (YAML `EMPTY:`).
+  Json withEmpty = cm("empty-value");
+  withEmpty["data"]["EMPTY"] = nullptr;
+  withEmpty["metadata"]["labels"] = {{"tier", nullptr}};
+  Json made = reg.create(cms(), "default", withEmpty, client);
+  CHECK(made["data"]["EMPTY"] == "");
+  CHECK(made["metadata"]["labels"]["tier"] == "");
+  Json pod = Json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"nullarg"},
+    "spec":{"containers":[{"name":"c","image":"k1s.test/none:1","args":["a",null]}]}})");
+  Json madePod = reg.create(*findResource("", "pods"), "default", pod, client);
+  CHECK(madePod["spec"]["containers"][0]["args"] == Json::array({"a", ""}));
+}
+
+TEST_CASE("an object stored before types were checked stays patchable; an apply creates what the URL names") {
+  Api api;
+  auto& reg = *api.reg;
+  std::vector<std::string> warnings;
+  WriteOptions client;
+  client.warnings = &warnings;
+  Json old = cm("legacy");
+  old["data"]["PORT"] = 8080;             // as an older k1s stored it
+  reg.create(cms(), "default", old, {});  // in-process: no decode check
+  Json labelled = reg.patch(cms(), "default", "legacy", PatchType::Merge,
+                            Json::parse(R"({"metadata":{"labels":{"a":"b"}}})"), "", client);
+  CHECK(labelled["metadata"]["labels"]["a"] == "b");
+  CHECK(codeOf([&] {
+          reg.patch(cms(), "default", "legacy", PatchType::Merge, Json::parse(R"({"data":{"OTHER":1}})"), "", client);
+        }) == 422);
+
+  WriteOptions apply = client;
+  apply.fieldManager = "kubectl";
+  Json other = cm("b");
+  CHECK(codeOf([&] { reg.patch(cms(), "default", "a", PatchType::Apply, other, "", apply); }) == 400);
+  CHECK(api.store->get(cms(), "default", "b") == nullptr);
+  Json unnamed = cm("x");
+  unnamed["metadata"].erase("name");
+  Json made = reg.patch(cms(), "default", "from-url", PatchType::Apply, unnamed, "", apply);
+  CHECK(made["metadata"]["name"] == "from-url");
 }
 
 TEST_CASE("a Service's type change drops the fields the new type does not use, as kube does") {
