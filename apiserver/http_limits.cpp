@@ -54,8 +54,10 @@ void statusForBareError(const httplib::Request& req, httplib::Response& res) {
   if (!res.body.empty() || res.status < 400) return;
   switch (res.status) {
     case 400:
-      // httplib refuses a request line with a method it does not know before any handler runs.
-      if (!req.method.empty() && !servedMethod(req.method)) return sendError(res, methodNotAllowed());
+      // httplib refuses a request line with a method it does not know before any handler runs;
+      // a whole request line (method, target, version) with such a method is kube's 405, a
+      // line that is not one at all stays a 400.
+      if (!req.version.empty() && !servedMethod(req.method)) return sendError(res, methodNotAllowed());
       return sendError(res, badRequest("the request could not be parsed"));
     case 404: return sendError(res, ApiError(404, "NotFound", "the server could not find the requested resource"));
     case 405: return sendError(res, methodNotAllowed());
