@@ -7,12 +7,14 @@
 
 #include "apiserver/discovery.h"
 #include "common/byte_stream.h"
+#include "apiserver/http_limits.h"
 #include "apiserver/http_resources.h"
 #include "apiserver/http_util.h"
 #include "apiserver/schema.h"
 #include "apiserver/server.h"
 #include "apiserver/thread_pool.h"
 #include "apiserver/ui.h"
+#include "common/json_limits.h"
 #include "common/log.h"
 #include "common/net.h"
 
@@ -45,9 +47,14 @@ struct ApiServer::Impl {
 
   Impl(Registry& r, ApiServerOptions o) : reg(r), opts(std::move(o)) {}
 
+  // kube's bearer authenticator: the scheme in any case, the token up to the next space.
   bool authorized(const httplib::Request& req) const {
     auto h = req.get_header_value("Authorization");
-    return h.size() > 7 && h.compare(0, 7, "Bearer ") == 0 && h.substr(7) == opts.token;
+    auto sp = h.find(' ');
+    if (sp == std::string::npos || !asciiIEquals(std::string_view(h).substr(0, sp), "bearer")) return false;
+    auto end = h.find(' ', sp + 1);
+    std::string token = h.substr(sp + 1, end == std::string::npos ? std::string::npos : end - sp - 1);
+    return !token.empty() && token == opts.token;
   }
 
   // Non-resource paths kube serves to anonymous users (system:public-info-viewer).
@@ -57,6 +64,10 @@ struct ApiServer::Impl {
   }
 
   void handle(const httplib::Request& req, httplib::Response& res) {
+    // httplib percent-decodes the path; names and namespaces taken from it end up in Status
+    // messages, so invalid UTF-8 becomes U+FFFD here, as Go's encoder would print it (such a
+    // name never validates, so nothing that can exist is renamed).
+    const_cast<httplib::Request&>(req).path = coerceUtf8(req.path);
     const std::string& path = req.path;
     try {
       if (isPublic(path)) return serveHealth(req, res);
@@ -93,9 +104,18 @@ struct ApiServer::Impl {
       sendError(res, ApiError(404, "NotFound", "the server could not find the requested resource"));
     } catch (ApiError& e) {
       sendError(res, e);
+    } catch (Json::type_error& e) {
+      // A JSON value of a shape some handler did not check for: the client's input, so a 400
+      // (Go's decoder refuses it while decoding), logged as the missing check it is.
+      LOGE("apiserver", "unchecked input shape method=" << req.method << " path=" << path << " err=" << e.what());
+      sendError(res, badRequest(std::string("unexpected value type in the request: ") + e.what()));
     } catch (std::exception& e) {
+      // A 500 is a bug (DESIGN rule 8): one line to find it by, and still a Status.
       LOGE("apiserver", "request failed method=" << req.method << " path=" << path << " err=" << e.what());
       sendError(res, internalError(e.what()));
+    } catch (...) {
+      LOGE("apiserver", "request failed method=" << req.method << " path=" << path << " err=unknown exception");
+      sendError(res, internalError("unknown error"));
     }
   }
 
@@ -178,12 +198,20 @@ void ApiServer::start() {
   // Requests without a body (GET, OPTIONS) are answered here: httplib's routes are regexes
   // (".*" below), matched with std::regex on every request. Requests with a body go on to
   // the routes, since httplib reads the body only after this handler.
-  I.srv->set_pre_routing_handler([h](const httplib::Request& req, httplib::Response& res) {
+  size_t maxBody = I.opts.maxBodyBytes;
+  I.srv->set_pre_routing_handler([h, maxBody](const httplib::Request& req, httplib::Response& res) {
     const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
+    if (refuseBeforeBody(req, res, maxBody)) return httplib::Server::HandlerResponse::Handled;
     if (req.method != "GET" && req.method != "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;
     h(req, res);
     return httplib::Server::HandlerResponse::Handled;
   });
+  I.srv->set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // already a Status
+        statusForBareError(req, res);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   I.srv->Get(".*", h);
   I.srv->Post(".*", h);
   I.srv->Put(".*", h);

@@ -6,13 +6,14 @@
 #include <string_view>
 
 #include "apiserver/protobuf.h"
+#include "common/json_limits.h"
 #include "common/yaml.h"
 
 namespace k1s {
 
 void sendJson(httplib::Response& res, int code, const Json& body) {
   res.status = code;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(dumpForWire(body), "application/json");
 }
 
 void sendError(httplib::Response& res, const ApiError& e) { sendJson(res, e.code, e.toStatus()); }
@@ -62,7 +63,9 @@ std::string queryParam(const httplib::Request& req, const char* name) {
     auto eq = pair.find('=');
     std::string_view k = pair.substr(0, eq), v = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
     if (!queryUnescape(k, key) || key != name) continue;
-    if (queryUnescape(v, value)) return value;
+    // Go keeps invalid UTF-8 in a query value; every use of it here ends in a Status
+    // message (a selector error, say), which must stay valid JSON: U+FFFD, as Go prints it.
+    if (queryUnescape(v, value)) return coerceUtf8(value);
   }
   return "";
 }
@@ -82,24 +85,26 @@ bool acceptsAs(const httplib::Request& req, const std::string& what) {
 
 Json decodeBody(const httplib::Request& req, size_t maxBytes) {
   if (req.body.size() > maxBytes)
-    throw tooLarge("the request body is " + std::to_string(req.body.size()) + " bytes, over the limit of " +
-                   std::to_string(maxBytes) + " bytes");
+    throw tooLarge("Request entity too large: limit is " + std::to_string(maxBytes));  // kube's limitedReadBody
   std::string ct = req.get_header_value("Content-Type");
   auto semi = ct.find(';');
   std::string media = ct.substr(0, semi);
   while (!media.empty() && media.back() == ' ') media.pop_back();
   if (req.body.empty()) throw badRequest("the request body is empty");
-  if (media.empty() || media == "application/json" || media == "application/merge-patch+json" ||
-      media == "application/json-patch+json" || media == "application/strategic-merge-patch+json" ||
-      media == "*/*") {
+  // The patch types are bodies of PATCH only, and `*/*` names no decoder: kube's
+  // NegotiateInputSerializer refuses both on POST and PUT with 415.
+  bool patch = req.method == "PATCH";
+  if (media.empty() || media == "application/json" ||
+      (patch && (media == "application/merge-patch+json" || media == "application/json-patch+json" ||
+                 media == "application/strategic-merge-patch+json"))) {
     try {
-      return Json::parse(req.body);
+      return parseJsonBounded(req.body);
     } catch (std::exception& e) {
       throw badRequest(std::string("couldn't get version/kind; json parse error: ") + e.what());
     }
   }
-  if (media == "application/yaml" || media == "application/apply-patch+yaml" || media == "application/x-yaml" ||
-      media == "text/yaml") {
+  if (media == "application/yaml" || (patch && media == "application/apply-patch+yaml") ||
+      media == "application/x-yaml" || media == "text/yaml") {
     try {
       return parseYaml(req.body);
     } catch (std::exception& e) {

@@ -15,6 +15,7 @@
 
 #include "apiserver/schema.h"
 #include "common/errors.h"
+#include "common/json_limits.h"
 
 namespace k1s {
 namespace {
@@ -484,7 +485,7 @@ class Decoder {
     if (!have || raw.empty()) return nullptr;
     if (raw.substr(0, kMagic.size()) == kMagic) return decodeUnknown(raw, depth + 1);
     try {
-      return Json::parse(raw.begin(), raw.end());
+      return parseJsonBounded(std::string_view(raw.data(), raw.size()));
     } catch (std::exception&) {
       throw malformed("field " + name + " does not hold JSON");
     }
@@ -530,7 +531,7 @@ Json decodeUnknown(std::string_view body, int depth) {
   Json out;
   if (contentType == "application/json") {
     try {
-      out = Json::parse(raw.begin(), raw.end());
+      out = parseJsonBounded(std::string_view(raw.data(), raw.size()));
     } catch (std::exception& e) {
       throw badRequest(std::string("couldn't get version/kind; json parse error: ") + e.what());
     }

@@ -8,6 +8,7 @@
 #include "apiserver/validation.h"
 #include "apiserver/watch.h"
 #include "common/errors.h"
+#include "common/json_limits.h"
 #include "common/log.h"
 #include "common/meta.h"
 #include "common/patch.h"
@@ -235,6 +236,24 @@ void handleUnknownFields(const ResourceInfo& r, Json& obj, const WriteOptions& o
   }
 }
 
+// Server-side apply converts the applied object to its schema type before merging
+// (structured-merge-diff's ObjectToTyped); an object it cannot type is refused with that
+// conversion's message. kube 1.33 answers it with a 500 (kubernetes#122480); it is the
+// client's mistake, so here it is the 400 kubernetes#139255 makes of it. Without this, a
+// misspelled top-level key was merged in and recorded in managedFields.
+void checkAppliedObject(const ResourceInfo& r, const Json& applied) {
+  if (!applied.is_object()) return;
+  std::string gvk = r.group + "/" + r.version + ", Kind=" + r.kind;
+  auto refuse = [&](const std::string& why) {
+    throw badRequest("failed to create typed patch object (" + gvk + "): " + why);
+  };
+  auto meta = applied.find("metadata");
+  if (meta != applied.end() && !meta->is_object() && !meta->is_null())
+    refuse(".metadata: expected map, got &{" + (meta->is_string() ? meta->get<std::string>() : dumpForWire(*meta)) + "}");
+  auto unknown = unknownFields(r, applied);
+  if (!unknown.empty()) refuse(unknown.front() + ": field not declared in schema");
+}
+
 }  // namespace
 
 Registry::Registry(Store& store, ClusterConfig cfg) : store_(store), cfg_(std::move(cfg)) {}
@@ -391,6 +410,7 @@ Json Registry::update(const ResourceInfo& r, const std::string& ns, Json obj, co
 
 Json Registry::patch(const ResourceInfo& r, const std::string& ns, const std::string& name, PatchType type,
                      const Json& p, const std::string& sub, const WriteOptions& o) {
+  if (type == PatchType::Apply && sub.empty()) checkAppliedObject(r, p);
   for (int attempt = 0;; ++attempt) {
     auto cur = store_.get(r, ns, name);
     if (!cur) {
@@ -428,6 +448,9 @@ Json Registry::patch(const ResourceInfo& r, const std::string& ns, const std::st
       }
     }
     if (!patched.is_object()) throw badRequest("the patch produced a value that is not an object");
+    // Each input was within the depth limit, but a patch can put a deep value at a deep
+    // place; kube's decoder would refuse the result, and the walkers below recurse.
+    if (jsonDeeperThan(patched)) throw badRequest("exceeded max depth");
     if (sub != "scale" && fromClient(o)) {
       // kube decodes the patched object and answers a wrong type with a 422 on "patch".
       decodeNulls(r, patched);

@@ -1,10 +1,12 @@
 // RFC 7386 merge patch and RFC 6902 JSON patch, with the failure behaviour of
 // kube-apiserver (which uses evanphx/json-patch v4 and hides its messages).
+#include <algorithm>
 #include <charconv>
 #include <string>
 #include <vector>
 
 #include "common/errors.h"
+#include "common/json_limits.h"
 #include "common/patch.h"
 
 namespace k1s {
@@ -211,6 +213,12 @@ Json jsonPatch(const Json& original, const Json& ops) {
                    std::to_string(ops.size()));
   }
   Json doc = original;
+  // json-patch's AccumulatedCopySizeLimit as kube-apiserver sets it (JSONPatchMaxCopyBytes,
+  // 3 MiB): the JSON bytes of every copied value count, so a few ops that copy a value onto
+  // itself cannot double the document until memory runs out (CVE-2019-1002100). Its error,
+  // like every failed op, is kube's fixed 422.
+  constexpr size_t kMaxCopyBytes = 3 * 1024 * 1024;
+  size_t copied = 0;
   try {
     for (const auto& op : ops) {
       if (op.is_null()) throw OpFailed{"Unexpected kind: unknown"};
@@ -232,6 +240,8 @@ Json jsonPatch(const Json& original, const Json& ops) {
         auto from = splitPointer(stringField(op, "from", true));
         const Json* v = getAt(doc, from);
         if (!v) throw OpFailed{"copy from does not exist"};
+        copied += jsonTextSize(*v, kMaxCopyBytes - std::min(copied, kMaxCopyBytes) + 1);
+        if (copied > kMaxCopyBytes) throw OpFailed{"Unable to complete the copy, the accumulated size increase of copy exceeds the limit"};
         addAt(doc, path, Json(*v));
       } else if (kind == "test") {
         const Json* v = getAt(doc, path);

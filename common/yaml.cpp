@@ -15,6 +15,9 @@
 #include <optional>
 #include <stdexcept>
 
+#include "common/json_limits.h"
+#include "common/yaml_limits.h"
+
 namespace k1s {
 namespace {
 
@@ -276,12 +279,16 @@ Json toJson(const YAML::Node& n, int depth) {
 std::optional<Json> tryJson(const std::string& text) {
   size_t p = text.find_first_not_of(" \t\r\n");
   if (p == std::string::npos || text[p] != '{') return std::nullopt;
-  Json j = Json::parse(text, nullptr, false);
+  if (jsonNestingDepth(text) > kMaxJsonDepth) throw std::runtime_error("exceeded max depth");
+  Json j = Json::parse(coerceUtf8(text), nullptr, false);
   if (j.is_discarded()) return std::nullopt;
   return j;
 }
 
+// yaml-cpp's LoadAll cannot be trusted with input from outside (see yaml_limits.h):
+// the event pass refuses what it would loop on or what would expand without bound.
 std::vector<YAML::Node> loadAll(const std::string& text) {
+  checkYamlLimits(text);
   try {
     return YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
