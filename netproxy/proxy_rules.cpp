@@ -25,17 +25,13 @@ std::string lower(std::string s) {
 
 std::string comment(const std::string& text) { return "-m comment --comment \"" + text + "\""; }
 
-// Where a LoadBalancer port answers: localhost:<port> for the host (needs
-// route_localnet), and the node (bridge) address for pods, whose own localhost
-// is their sandbox's; k3s's ServiceLB likewise opens the port on the node's
-// addresses.
+}  // namespace
+
 std::vector<std::string> loadBalancerIPs(const ProxyOptions& o) {
   std::vector<std::string> ips = {"127.0.0.1"};
   if (!o.nodeIP.empty() && o.nodeIP != "127.0.0.1") ips.push_back(o.nodeIP);
   return ips;
 }
-
-}  // namespace
 
 std::string chainName(const std::string& prefix, const std::string& key) {
   unsigned char digest[EVP_MAX_MD_SIZE];
