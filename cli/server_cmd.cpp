@@ -114,7 +114,7 @@ int runServer(int argc, char** argv) {
     proxy.start();
 
     // Cluster DNS listens on the bridge address; kube-dns's Service IP is DNAT'd to it.
-    ensureKubeDnsService(reg, f.clusterDNS, bridgeIP);
+    ensureKubeDnsService(reg, f.clusterDNS, bridgeIP, f.nodeName);
     DnsOptions dopts;
     dopts.listenIP = bridgeIP;
     dopts.clusterDomain = f.clusterDomain;

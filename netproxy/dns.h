@@ -34,8 +34,10 @@ class ClusterDns {
 namespace k1s {
 
 // Creates (or corrects) kube-system/kube-dns: a selectorless Service at
-// `serviceIP` (53/UDP "dns", 53/TCP "dns-tcp") and its EndpointSlice pointing at
-// `serverIP`, where ClusterDns listens; the proxy DNATs the one to the other.
-void ensureKubeDnsService(Client& c, const std::string& serviceIP, const std::string& serverIP);
+// `serviceIP` (53/UDP "dns", 53/TCP "dns-tcp") and its Endpoints and
+// EndpointSlice pointing at `serverIP` on node `nodeName`, where ClusterDns
+// listens; the proxy DNATs the one to the other.
+void ensureKubeDnsService(Client& c, const std::string& serviceIP, const std::string& serverIP,
+                          const std::string& nodeName);
 
 }  // namespace k1s

@@ -1,6 +1,7 @@
 // ServiceProxy: informers on Services and EndpointSlices feed one sync thread
 // that hands the service ports to the RuleSyncer (partial syncs, periodic full
-// ones, conntrack clean-up) and keeps LoadBalancer status at "localhost".
+// ones, conntrack clean-up) and keeps LoadBalancer status at "localhost" for
+// the Services that hold their ports (lb_ports.h), <pending> for the others.
 #include "netproxy/proxy.h"
 
 #include <signal.h>
@@ -10,8 +11,10 @@
 #include <mutex>
 #include <thread>
 
+#include "common/events.h"
 #include "common/informer.h"
 #include "common/log.h"
+#include "netproxy/lb_ports.h"
 #include "netproxy/proxy_rules.h"
 #include "netproxy/proxy_sync.h"
 
@@ -32,6 +35,8 @@ struct ServiceProxy::Impl {
   ProxyOptions o;
   Informer services, slices;
   RuleSyncer syncer;
+  EventRecorder events;
+  std::map<std::string, std::string> waiting;  // pending LoadBalancer "ns/name" -> what its last Warning named
   std::mutex mu;
   std::condition_variable cv;
   bool dirty = true, stopping = false, started = false;
@@ -42,7 +47,8 @@ struct ServiceProxy::Impl {
         o(std::move(opts)),
         services(c, *findResource("", "services")),
         slices(c, *findResource("discovery.k8s.io", "endpointslices")),
-        syncer(o) {}
+        syncer(o),
+        events(c, "service-lb-controller") {}
 
   void kick() {
     std::lock_guard<std::mutex> l(mu);
@@ -50,27 +56,61 @@ struct ServiceProxy::Impl {
     cv.notify_one();
   }
 
-  // Keeps LoadBalancer status at ingress [{hostname: localhost}] (DESIGN defaults).
-  void publishLoadBalancerStatus() {
+  // Status as k3s's ServiceLB writes it: ingress [{hostname: localhost}]
+  // (DESIGN defaults) for a Service that holds its ports, none (<pending>) for
+  // one that waits, with a Warning naming the holder; its wording and reasons
+  // are ServiceLB's.
+  void publishLoadBalancerStatus(const std::map<std::string, LoadBalancerClaim>& claims) {
+    std::set<std::string> stillWaiting;
     for (const auto& s : services.list()) {
       const Json& svc = *s;
       std::string type = svc["spec"].value("type", "");
       Json ingress = svc.contains("status") ? svc["status"].value("loadBalancer", Json::object()).value("ingress", Json())
                                             : Json();
+      if (ingress.is_array() && ingress.empty()) ingress = Json();
+      std::string key = objectKey(svc);
+      auto claim = claims.find(key);
+      bool admitted = claim != claims.end() && claim->second.admitted;
       Json want = Json::array({{{"hostname", "localhost"}}});
       Json patch;
-      if (type == "LoadBalancer" && ingress != want)
+      if (admitted && ingress != want)
         patch = {{"status", {{"loadBalancer", {{"ingress", want}}}}}};
-      else if (type != "LoadBalancer" && !ingress.is_null() && ingress == want)
+      else if (!admitted && !ingress.is_null() && (type == "LoadBalancer" || ingress == want))
         patch = {{"status", {{"loadBalancer", {{"ingress", nullptr}}}}}};
+      if (type == "LoadBalancer" && !admitted && claim != claims.end()) {
+        // Once per holder, and again after a restart (events are best effort).
+        std::string why = claim->second.port + " " + claim->second.holder;
+        stillWaiting.insert(key);
+        if (waiting[key] != why) {
+          waiting[key] = why;
+          events.record(svc, "Warning", "UnAvailableLoadBalancer",
+                        "There are no available nodes for LoadBalancer: port " + claim->second.port +
+                            " is in use by Service " + claim->second.holder);
+        }
+      }
       if (patch.is_null()) continue;
       try {
         client.patch(*findResource("", "services"), svc["metadata"].value("namespace", ""),
                      svc["metadata"].value("name", ""), PatchType::Merge, patch, "status");
+        if (admitted)
+          events.record(svc, "Normal", "UpdatedLoadBalancer",
+                        "Updated LoadBalancer with new IPs: " + ingressText(ingress) + " -> " + ingressText(want));
       } catch (const std::exception& e) {
-        LOGW("proxy", "loadbalancer status " << objectKey(svc) << ": " << e.what());
+        LOGW("proxy", "loadbalancer status " << key << ": " << e.what());
       }
     }
+    std::erase_if(waiting, [&](const auto& kv) { return !stillWaiting.count(kv.first); });
+  }
+
+  // Go's %v of ServiceLB's address list: "[localhost]", "[]".
+  static std::string ingressText(const Json& ingress) {
+    std::string out;
+    if (ingress.is_array())
+      for (const auto& i : ingress) {
+        if (!out.empty()) out += " ";
+        out += i.is_object() ? i.value("ip", i.value("hostname", "")) : "";
+      }
+    return "[" + out + "]";
   }
 
   bool syncOnce() {
@@ -80,6 +120,14 @@ struct ServiceProxy::Impl {
     for (const auto& s : svcObjs) svcs.push_back(s.get());
     for (const auto& s : sliceObjs) sls.push_back(s.get());
     auto ports = servicePortsOf(svcs, sls);
+    auto claims = assignLoadBalancerPorts(svcs);
+    // A Service waiting for its ports gets no localhost rules (its node port
+    // and cluster IP still work, as with a pending ServiceLB).
+    for (auto& sp : ports)
+      if (sp.loadBalancer) {
+        auto c = claims.find(sp.ns + "/" + sp.name);
+        sp.loadBalancer = c != claims.end() && c->second.admitted;
+      }
     SyncResult r = syncer.sync(ports);
     if (!r.ok) {
       LOGE("proxy", r.error);
@@ -90,7 +138,7 @@ struct ServiceProxy::Impl {
                                             << r.plan.written << " chainsDeleted=" << r.plan.deleted
                                             << " chainsUnchanged=" << r.plan.unchanged << " bytes=" << r.plan.text.size()
                                             << " ms=" << r.restoreMs << " conntrackDeletes=" << r.conntrackDeletes);
-    publishLoadBalancerStatus();
+    publishLoadBalancerStatus(claims);
     return true;
   }
 

@@ -8,11 +8,12 @@ namespace k1s {
 namespace {
 
 // The destinations ("ip", port) a client can address a service port by.
-std::vector<std::pair<std::string, int>> frontends(const ProxyServicePort& sp) {
+std::vector<std::pair<std::string, int>> frontends(const ProxyServicePort& sp, const ProxyOptions& o) {
   std::vector<std::pair<std::string, int>> out;
   if (!sp.clusterIP.empty() && sp.clusterIP != "None") out.emplace_back(sp.clusterIP, sp.port);
   for (const auto& ip : sp.externalIPs) out.emplace_back(ip, sp.port);
-  if (sp.loadBalancer) out.emplace_back("127.0.0.1", sp.port);
+  if (sp.loadBalancer)
+    for (const auto& ip : loadBalancerIPs(o)) out.emplace_back(ip, sp.port);
   if (sp.nodePort) out.emplace_back("", sp.nodePort);  // any local address
   return out;
 }
@@ -33,7 +34,7 @@ ConntrackDelete deletion(const std::pair<std::string, int>& fe, const std::strin
 }  // namespace
 
 std::vector<ConntrackDelete> staleUdpFlows(const std::vector<ProxyServicePort>& before,
-                                           const std::vector<ProxyServicePort>& after) {
+                                           const std::vector<ProxyServicePort>& after, const ProxyOptions& o) {
   std::map<std::string, const ProxyServicePort*> old;
   for (const auto& sp : before)
     if (sp.protocol == "UDP") old[sp.id()] = &sp;
@@ -49,7 +50,7 @@ std::vector<ConntrackDelete> staleUdpFlows(const std::vector<ProxyServicePort>& 
     if (prev) old.erase(it);
     if (!sp.endpoints.empty() && (!prev || prev->endpoints.empty())) {
       // First endpoint: flows recorded before had no DNAT at all.
-      for (const auto& fe : frontends(sp)) emit(deletion(fe, ""));
+      for (const auto& fe : frontends(sp, o)) emit(deletion(fe, ""));
       continue;
     }
     if (!prev) continue;
@@ -58,13 +59,13 @@ std::vector<ConntrackDelete> staleUdpFlows(const std::vector<ProxyServicePort>& 
       if (now.count(ep)) continue;
       // Frontends of the old shape too: a changed node port still has old flows.
       for (const auto* shape : {prev, &sp})
-        for (const auto& fe : frontends(*shape)) emit(deletion(fe, ep));
+        for (const auto& fe : frontends(*shape, o)) emit(deletion(fe, ep));
     }
   }
   // Service ports that are gone: every flow they had is stale.
   for (const auto& [id, prev] : old)
     for (const auto& ep : prev->endpoints)
-      for (const auto& fe : frontends(*prev)) emit(deletion(fe, ep));
+      for (const auto& fe : frontends(*prev, o)) emit(deletion(fe, ep));
   return out;
 }
 

@@ -16,8 +16,9 @@ namespace k1s {
 using ConntrackDelete = std::vector<std::string>;
 
 // The deletions that bring UDP flows in line after `before` became `after`
-// (both as buildServicePorts returns them).
+// (both as buildServicePorts returns them); `o` says where LoadBalancer ports answer.
 std::vector<ConntrackDelete> staleUdpFlows(const std::vector<ProxyServicePort>& before,
-                                           const std::vector<ProxyServicePort>& after);
+                                           const std::vector<ProxyServicePort>& after,
+                                           const ProxyOptions& o = ProxyOptions{});
 
 }  // namespace k1s

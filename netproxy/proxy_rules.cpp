@@ -27,6 +27,12 @@ std::string comment(const std::string& text) { return "-m comment --comment \"" 
 
 }  // namespace
 
+std::vector<std::string> loadBalancerIPs(const ProxyOptions& o) {
+  std::vector<std::string> ips = {"127.0.0.1"};
+  if (!o.nodeIP.empty() && o.nodeIP != "127.0.0.1") ips.push_back(o.nodeIP);
+  return ips;
+}
+
 std::string chainName(const std::string& prefix, const std::string& key) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -222,14 +228,23 @@ PortRules renderPort(const ProxyServicePort& sp, const ProxyOptions& o) {
   std::string id = sp.id();
   std::string port = std::to_string(sp.port);
   if (sp.endpoints.empty()) {
-    // Refuse fast (ICMP port unreachable -> ECONNREFUSED) instead of timing out.
-    std::string rej = " -j REJECT --reject-with icmp-port-unreachable";
+    // Refuse at once instead of letting the client time out. kube-proxy sends
+    // ICMP port-unreachable, but the host rate-limits the ICMP it sends
+    // (net.ipv4.icmp_ratelimit: about one per second per destination after a
+    // burst of 6, plus icmp_msgs_per_sec), and a suppressed error leaves the SYN
+    // silently dropped: the client retries after 1 s, 3 s, ... and a busy pod
+    // can wait out all of tcp_syn_retries (~130 s). A TCP reset is not
+    // rate-limited and turns into ECONNREFUSED on the first SYN, every time;
+    // UDP and SCTP have no reset, so they keep the ICMP error.
+    std::string rej = sp.protocol == "TCP" ? " -j REJECT --reject-with tcp-reset"
+                                           : " -j REJECT --reject-with icmp-port-unreachable";
     std::string none = comment(id + " has no endpoints");
     if (hasCluster) filter("K1S-SERVICES", none + " -d " + sp.clusterIP + "/32 " + match + " --dport " + port + rej);
     for (const auto& ip : sp.externalIPs)
       filter("K1S-EXTERNAL-SERVICES", none + " -d " + ip + "/32 " + match + " --dport " + port + rej);
     if (sp.loadBalancer)
-      filter("K1S-EXTERNAL-SERVICES", none + " -d 127.0.0.1/32 " + match + " --dport " + port + rej);
+      for (const auto& ip : loadBalancerIPs(o))
+        filter("K1S-EXTERNAL-SERVICES", none + " -d " + ip + "/32 " + match + " --dport " + port + rej);
     if (sp.nodePort)
       filter("K1S-EXTERNAL-SERVICES",
              none + " -m addrtype --dst-type LOCAL " + match + " --dport " + std::to_string(sp.nodePort) + rej);
@@ -249,9 +264,10 @@ PortRules renderPort(const ProxyServicePort& sp, const ProxyOptions& o) {
     nat(ext, "-j " + svc);
     for (const auto& ip : sp.externalIPs)
       nat("K1S-SERVICES", comment(id + " external IP") + " -d " + ip + "/32 " + match + " --dport " + port + " -j " + ext);
-    if (sp.loadBalancer)  // LoadBalancer = localhost:<port> (needs route_localnet)
-      nat("K1S-SERVICES",
-          comment(id + " loadbalancer IP") + " -d 127.0.0.1/32 " + match + " --dport " + port + " -j " + ext);
+    if (sp.loadBalancer)
+      for (const auto& ip : loadBalancerIPs(o))
+        nat("K1S-SERVICES",
+            comment(id + " loadbalancer IP") + " -d " + ip + "/32 " + match + " --dport " + port + " -j " + ext);
     if (sp.nodePort)
       nat("K1S-NODEPORTS", comment(id) + " " + match + " --dport " + std::to_string(sp.nodePort) + " -j " + ext);
   }

@@ -37,6 +37,12 @@ std::vector<ProxyServicePort> buildServicePorts(const std::vector<Json>& service
 std::vector<ProxyServicePort> servicePortsOf(const std::vector<const Json*>& services,
                                              const std::vector<const Json*>& slices);
 
+// Where a LoadBalancer port answers: localhost:<port> for the host (needs
+// route_localnet), and the node (bridge) address for pods, whose own localhost
+// is their sandbox's; k3s's ServiceLB likewise opens the port on the node's
+// addresses.
+std::vector<std::string> loadBalancerIPs(const ProxyOptions& o);
+
 // "K1S-SVC-" + 16 base32 characters of sha256(protocol + id).
 std::string chainName(const std::string& prefix, const std::string& key);
 

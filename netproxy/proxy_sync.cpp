@@ -200,7 +200,7 @@ SyncResult RuleSyncer::sync(const std::vector<ProxyServicePort>& ports, bool for
   }
   if (o_.flushConntrack) {
     // After the rules: a flow deleted now is re-created through the new DNAT.
-    for (const auto& del : staleUdpFlows(ports_, ports)) {
+    for (const auto& del : staleUdpFlows(ports_, ports, o_)) {
       std::vector<std::string> argv = {"conntrack"};
       argv.insert(argv.end(), del.begin(), del.end());
       std::string out;

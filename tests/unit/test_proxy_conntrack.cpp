@@ -55,13 +55,15 @@ TEST_CASE("proxy conntrack: node ports, LoadBalancer and deleted services") {
   ProxyServicePort after = lb;
   after.endpoints = {"10.244.0.9:53"};
   auto out = staleUdpFlows({lb}, {after});
-  CHECK(out.size() == 4);  // cluster IP, external IP, 127.0.0.1, node port
+  CHECK(out.size() == 5);  // cluster IP, external IP, 127.0.0.1, the node address, node port
   CHECK(has(out, {"-D", "-p", "udp", "--orig-dst", "127.0.0.1", "--orig-port-dst", "53", "--reply-src", "10.244.0.5",
+                  "--reply-port-src", "53"}));
+  CHECK(has(out, {"-D", "-p", "udp", "--orig-dst", "10.244.0.1", "--orig-port-dst", "53", "--reply-src", "10.244.0.5",
                   "--reply-port-src", "53"}));
   CHECK(has(out, {"-D", "-p", "udp", "--orig-port-dst", "30053", "--reply-src", "10.244.0.5", "--reply-port-src", "53"}));
   CHECK(has(out, {"-D", "-p", "udp", "--orig-dst", "192.0.2.1", "--orig-port-dst", "53", "--reply-src", "10.244.0.5",
                   "--reply-port-src", "53"}));
   // The service is deleted: its flows go too.
   auto gone = staleUdpFlows({lb}, {});
-  CHECK(gone.size() == 4);
+  CHECK(gone.size() == 5);
 }

@@ -65,9 +65,19 @@ TEST_CASE("proxy rules: ClusterIP with three endpoints spreads 1/3, 1/2, rest") 
 TEST_CASE("proxy rules: no ready endpoints -> REJECT in filter, no DNAT") {
   auto text = render({service("empty", "ClusterIP", "10.96.0.60", 80)}, {slice("empty", {"10.244.0.9"}, false)});
   CHECK(text.find("-A K1S-SERVICES -m comment --comment \"default/empty:http has no endpoints\" -d 10.96.0.60/32 -p tcp "
-                  "-m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable") != std::string::npos);
+                  "-m tcp --dport 80 -j REJECT --reject-with tcp-reset") != std::string::npos);
   CHECK(text.find("DNAT") == std::string::npos);
   CHECK(text.find("K1S-SVC-") == std::string::npos);
+  CHECK(text.find("icmp-port-unreachable") == std::string::npos);  // TCP: a reset, never rate-limited ICMP
+}
+
+TEST_CASE("proxy rules: a UDP port without endpoints keeps the ICMP refusal (UDP has no reset)") {
+  Json s = service("dns", "ClusterIP", "10.96.0.61", 53);
+  s["spec"]["ports"][0]["protocol"] = "UDP";
+  auto text = render({s}, {});
+  CHECK(text.find("-d 10.96.0.61/32 -p udp -m udp --dport 53 -j REJECT --reject-with icmp-port-unreachable") !=
+        std::string::npos);
+  CHECK(text.find("tcp-reset") == std::string::npos);
 }
 
 TEST_CASE("proxy rules: NodePort goes through K1S-NODEPORTS for local destinations") {
@@ -88,10 +98,13 @@ TEST_CASE("proxy rules: LoadBalancer is localhost:<port> and a node port") {
   std::string ext = chainName("K1S-EXT-", "TCP/default/lb:http");
   CHECK(text.find("-d 127.0.0.1/32 -p tcp -m tcp --dport 8081 -j " + ext) != std::string::npos);
   CHECK(text.find("--dport 30081 -j " + ext) != std::string::npos);
-  // Without endpoints localhost:<port> is refused.
+  // Pods reach it at the node (bridge) address: their own localhost is their sandbox's.
+  CHECK(text.find("-d 10.244.0.1/32 -p tcp -m tcp --dport 8081 -j " + ext) != std::string::npos);
+  // Without endpoints both addresses are refused with a reset.
   auto none = render({service("lb", "LoadBalancer", "10.96.0.80", 8081, 30081)}, {});
-  CHECK(none.find("-A K1S-EXTERNAL-SERVICES -m comment --comment \"default/lb:http has no endpoints\" -d 127.0.0.1/32 "
-                  "-p tcp -m tcp --dport 8081 -j REJECT") != std::string::npos);
+  for (const char* ip : {"127.0.0.1", "10.244.0.1"})
+    CHECK(none.find(std::string("-A K1S-EXTERNAL-SERVICES -m comment --comment \"default/lb:http has no endpoints\" -d ") +
+                    ip + "/32 -p tcp -m tcp --dport 8081 -j REJECT --reject-with tcp-reset") != std::string::npos);
 }
 
 TEST_CASE("proxy rules: sessionAffinity ClientIP uses recent with the timeout") {
