@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "controller/controller.h"
+#include "kubelet/host_check.h"
 #include "kubelet/kubelet.h"
 #include "netproxy/dns.h"
 #include "netproxy/proxy.h"
@@ -42,6 +43,11 @@ int runServer(int argc, char** argv) {
   }
   setLogVerbosity(f.verbosity);
   namespace fs = std::filesystem;
+  // Before any thread exists: mounting missing cgroup hierarchies needs a mount namespace of our own.
+  if (std::string err = ensureCgroupHierarchies(); !err.empty()) {
+    LOGE("server", "cannot start: " << err);
+    return 1;
+  }
   try {
     fs::create_directories(f.dataDir);
     fs::create_directories(f.runDir);
@@ -95,7 +101,10 @@ int runServer(int argc, char** argv) {
     kubelet.registerStreamingRoutes(api);
     api.start();
 
+    HostReport host = checkHost(f.dataDir);
     ControllerOptions co;
+    for (auto& c : host.conditions)
+      co.hostConditions.push_back({{"type", c.type}, {"status", c.status}, {"reason", c.reason}, {"message", c.message}});
     co.nodeName = f.nodeName;
     co.nodeIP = bridgeIP;
     co.podCIDR = nodeRange.str();
