@@ -1,9 +1,14 @@
 // `k1s server`: wires the store, registry, API server and (as they land) the
 // controllers, kubelet and proxy into one process.
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -26,7 +31,14 @@ namespace k1s {
 
 namespace {
 volatile sig_atomic_t g_stop = 0;
-void onSignal(int) { g_stop = 1; }
+int g_stopPipe[2] = {-1, -1};
+// Any thread may take the signal: the pipe wakes the main thread at once (no poll period).
+void onSignal(int) {
+  g_stop = 1;
+  char c = 1;
+  if (write(g_stopPipe[1], &c, 1) < 0) {
+  }
+}
 }  // namespace
 
 int runServer(int argc, char** argv) {
@@ -48,6 +60,17 @@ int runServer(int argc, char** argv) {
     LOGE("server", "cannot start: " << err);
     return 1;
   }
+  // Handlers first: /readyz answers before the last component has started, and a SIGTERM then
+  // must stop the daemon cleanly, not kill it.
+  if (pipe2(g_stopPipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    LOGE("server", "cannot start: pipe2: " << std::strerror(errno));
+    return 1;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = onSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
   try {
     fs::create_directories(f.dataDir);
     fs::create_directories(f.runDir);
@@ -131,18 +154,29 @@ int runServer(int argc, char** argv) {
     dns.start();
     LOGI("server", "k1s serving url=" << url << " kubeconfig=" << creds.kubeconfigPath << " data-dir=" << f.dataDir);
 
-    struct sigaction sa {};
-    sa.sa_handler = onSignal;
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGINT, &sa, nullptr);
-    signal(SIGPIPE, SIG_IGN);
-    while (!g_stop) usleep(100 * 1000);
+    while (!g_stop) {
+      pollfd p{g_stopPipe[0], POLLIN, 0};
+      poll(&p, 1, -1);
+    }
+    // Each phase timed: a slow stop shows where its time went.
+    using Clock = std::chrono::steady_clock;
+    auto t0 = Clock::now(), last = t0;
+    std::string phases;
+    auto phase = [&](const char* name, auto&& stopIt) {
+      stopIt();
+      auto now = Clock::now();
+      phases += std::string(" ") + name + "=" +
+                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - last).count()) + "ms";
+      last = now;
+    };
     LOGI("server", "stopping");
-    dns.stop();
-    proxy.stop();
-    kubelet.stop();
-    controllers.stop();
-    api.stop();
+    phase("dns", [&] { dns.stop(); });
+    phase("proxy", [&] { proxy.stop(); });
+    phase("kubelet", [&] { kubelet.stop(); });
+    phase("controllers", [&] { controllers.stop(); });
+    phase("api", [&] { api.stop(); });
+    LOGI("server", "stopped in " << std::chrono::duration_cast<std::chrono::milliseconds>(last - t0).count()
+                                 << "ms" << phases);
   } catch (std::exception& e) {
     LOGE("server", "fatal: " << e.what());
     return 1;
