@@ -96,6 +96,12 @@ struct Kubelet::Impl {
   void tickerLoop();
   void adoptAndCleanOrphans();
 
+  // pod_sandbox.cpp
+  std::vector<int> livePids(const PodRuntime& pr);
+  // False when the pod's sandbox network is lost: then its containers are killed, the network
+  // released and a SandboxChanged event recorded; the next sync makes a new sandbox.
+  bool sandboxIntact(PodRuntime& pr, const Json& pod);
+
   // pod_worker.cpp
   void syncPod(PodRuntime& pr, const Json& pod);
   bool preparePod(PodRuntime& pr, const Json& pod);
