@@ -125,6 +125,11 @@ class StoreWatch : public StoreWatchStream {
     stopped_ = true;
   }
 
+  // Closing the subscription is thread-safe and wakes the reader's pop(); the reader then stops.
+  void interrupt() override {
+    if (sub_) sub_->close();
+  }
+
  private:
   bool matches(const Json& o) const {
     return (labels_.empty() || labels_.matches(labelsOf(o))) && (fields_.empty() || fields_.matches(o));

@@ -1,9 +1,14 @@
 // `k1s server`: wires the store, registry, API server and (as they land) the
 // controllers, kubelet and proxy into one process.
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -17,6 +22,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "controller/controller.h"
+#include "kubelet/host_check.h"
 #include "kubelet/kubelet.h"
 #include "netproxy/dns.h"
 #include "netproxy/proxy.h"
@@ -25,7 +31,14 @@ namespace k1s {
 
 namespace {
 volatile sig_atomic_t g_stop = 0;
-void onSignal(int) { g_stop = 1; }
+int g_stopPipe[2] = {-1, -1};
+// Any thread may take the signal: the pipe wakes the main thread at once (no poll period).
+void onSignal(int) {
+  g_stop = 1;
+  char c = 1;
+  if (write(g_stopPipe[1], &c, 1) < 0) {
+  }
+}
 }  // namespace
 
 int runServer(int argc, char** argv) {
@@ -42,6 +55,22 @@ int runServer(int argc, char** argv) {
   }
   setLogVerbosity(f.verbosity);
   namespace fs = std::filesystem;
+  // Before any thread exists: mounting missing cgroup hierarchies needs a mount namespace of our own.
+  if (std::string err = ensureCgroupHierarchies(); !err.empty()) {
+    LOGE("server", "cannot start: " << err);
+    return 1;
+  }
+  // Handlers first: /readyz answers before the last component has started, and a SIGTERM then
+  // must stop the daemon cleanly, not kill it.
+  if (pipe2(g_stopPipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    LOGE("server", "cannot start: pipe2: " << std::strerror(errno));
+    return 1;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = onSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
   try {
     fs::create_directories(f.dataDir);
     fs::create_directories(f.runDir);
@@ -95,7 +124,10 @@ int runServer(int argc, char** argv) {
     kubelet.registerStreamingRoutes(api);
     api.start();
 
+    HostReport host = checkHost(f.dataDir);
     ControllerOptions co;
+    for (auto& c : host.conditions)
+      co.hostConditions.push_back({{"type", c.type}, {"status", c.status}, {"reason", c.reason}, {"message", c.message}});
     co.nodeName = f.nodeName;
     co.nodeIP = bridgeIP;
     co.podCIDR = nodeRange.str();
@@ -122,18 +154,29 @@ int runServer(int argc, char** argv) {
     dns.start();
     LOGI("server", "k1s serving url=" << url << " kubeconfig=" << creds.kubeconfigPath << " data-dir=" << f.dataDir);
 
-    struct sigaction sa {};
-    sa.sa_handler = onSignal;
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGINT, &sa, nullptr);
-    signal(SIGPIPE, SIG_IGN);
-    while (!g_stop) usleep(100 * 1000);
+    while (!g_stop) {
+      pollfd p{g_stopPipe[0], POLLIN, 0};
+      poll(&p, 1, -1);
+    }
+    // Each phase timed: a slow stop shows where its time went.
+    using Clock = std::chrono::steady_clock;
+    auto t0 = Clock::now(), last = t0;
+    std::string phases;
+    auto phase = [&](const char* name, auto&& stopIt) {
+      stopIt();
+      auto now = Clock::now();
+      phases += std::string(" ") + name + "=" +
+                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - last).count()) + "ms";
+      last = now;
+    };
     LOGI("server", "stopping");
-    dns.stop();
-    proxy.stop();
-    kubelet.stop();
-    controllers.stop();
-    api.stop();
+    phase("dns", [&] { dns.stop(); });
+    phase("proxy", [&] { proxy.stop(); });
+    phase("kubelet", [&] { kubelet.stop(); });
+    phase("controllers", [&] { controllers.stop(); });
+    phase("api", [&] { api.stop(); });
+    LOGI("server", "stopped in " << std::chrono::duration_cast<std::chrono::milliseconds>(last - t0).count()
+                                 << "ms" << phases);
   } catch (std::exception& e) {
     LOGE("server", "fatal: " << e.what());
     return 1;

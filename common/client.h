@@ -62,6 +62,9 @@ class Watch {
   }
   virtual bool done() const = 0;
   virtual void stop() = 0;
+  // Safe from another thread while the owner waits in next(): makes that wait return now and the
+  // watch end (an informer's stop() uses it instead of waiting out a poll period).
+  virtual void interrupt() {}
 };
 
 class Client {

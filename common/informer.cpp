@@ -33,6 +33,10 @@ void Informer::start() { thread_ = std::thread([this] { run(); }); }
 
 void Informer::stop() {
   stop_ = true;
+  {
+    std::lock_guard<std::mutex> l(watchMu_);
+    if (watch_) watch_->interrupt();  // wake run() now rather than at its next poll
+  }
   if (thread_.joinable()) thread_.join();
 }
 
@@ -134,7 +138,7 @@ void Informer::run() {
       wo.resourceVersion = rv_;
       wo.allowWatchBookmarks = true;
       wo.timeoutSeconds = 300 + rand() % 300;
-      watch_ = client_.watch(res_, ns_, wo);
+      setWatch(client_.watch(res_, ns_, wo));
       backoff = 0;
       std::string type;
       CachedObject obj;
@@ -149,7 +153,7 @@ void Informer::run() {
       // A watch that ended on its own resumes from the last revision seen.
       while (!stop_) {
         wo.resourceVersion = rv_;
-        watch_ = client_.watch(res_, ns_, wo);
+        setWatch(client_.watch(res_, ns_, wo));
         bool ended = false;
         while (!stop_ && !ended) {
           if (watch_->nextShared(type, obj, std::chrono::milliseconds(200))) {
@@ -169,6 +173,13 @@ void Informer::run() {
     }
   }
   if (watch_) watch_->stop();
+}
+
+void Informer::setWatch(std::unique_ptr<Watch> w) {
+  std::lock_guard<std::mutex> l(watchMu_);
+  watch_ = std::move(w);
+  // stop() may have run between our last look at stop_ and now: it found no watch to interrupt.
+  if (stop_) watch_->interrupt();
 }
 
 }  // namespace k1s

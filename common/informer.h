@@ -49,6 +49,7 @@ class Informer {
   void relist();
   void apply(const std::string& type, CachedObject obj);
   void drainBatch(std::string& type, CachedObject& obj);
+  void setWatch(std::unique_ptr<Watch> w);
 
   Client& client_;
   const ResourceInfo& res_;
@@ -61,6 +62,7 @@ class Informer {
   std::chrono::milliseconds batch_{0};
   std::atomic<bool> stop_{false}, synced_{false};
   std::thread thread_;
+  std::mutex watchMu_;  // guards the watch_ pointer between run() and stop()'s interrupt()
   std::unique_ptr<Watch> watch_;
 };
 

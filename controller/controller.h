@@ -24,6 +24,9 @@ struct ControllerOptions {
   std::string nodeIP = "10.244.0.1";
   std::string podCIDR = "10.244.0.0/24";
   int workers = 2;
+  // Conditions the host checks found at start ({type, status, reason, message}): added to the Node's,
+  // or in place of the default of the same type (Ready stays true unless one says otherwise).
+  Json hostConditions = Json::array();
 };
 
 std::unique_ptr<Controller> makeDeploymentController(Client& c, const ControllerOptions& o);

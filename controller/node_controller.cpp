@@ -165,13 +165,22 @@ class NodeController : public Controller {
             c["lastTransitionTime"] = oc.value("lastTransitionTime", now);
       return c;
     };
+    Json conditions = {
+        cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+        cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+        cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+        cond("Ready", "True", "KubeletReady", "kubelet is posting ready status")};
+    for (auto& hc : o_.hostConditions) {
+      Json c = cond(hc.value("type", ""), hc.value("status", ""), hc.value("reason", ""), hc.value("message", ""));
+      bool replaced = false;
+      for (auto& have : conditions)
+        if (have["type"] == c["type"]) have = c, replaced = true;
+      // kubelet lists NetworkUnavailable first (it is set before the pressure conditions).
+      if (!replaced) conditions.insert(conditions.begin(), c);
+    }
     return {{"capacity", resources},
             {"allocatable", resources},
-            {"conditions",
-             {cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-              cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-              cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-              cond("Ready", "True", "KubeletReady", "kubelet is posting ready status")}},
+            {"conditions", conditions},
             {"addresses", {{{"type", "InternalIP"}, {"address", o_.nodeIP}}, {{"type", "Hostname"}, {"address", o_.nodeName}}}},
             {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", 10250}}}}},
             {"nodeInfo",
@@ -218,7 +227,12 @@ class NodeController : public Controller {
     registered_ = true;
     if (created) LOGI(kComponent, "registered node name=" << o_.nodeName);
     events_.record(node, "Normal", "Starting", "Starting kubelet.");
-    events_.record(node, "Normal", "NodeReady", "Node " + o_.nodeName + " status is now: NodeReady");
+    bool ready = true;
+    for (auto& hc : o_.hostConditions) ready &= !(hc.value("type", "") == "Ready" && hc.value("status", "") != "True");
+    if (ready)
+      events_.record(node, "Normal", "NodeReady", "Node " + o_.nodeName + " status is now: NodeReady");
+    else
+      events_.record(node, "Normal", "NodeNotReady", "Node " + o_.nodeName + " status is now: NodeNotReady");
   }
 
   void renewLease() {

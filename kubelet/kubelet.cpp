@@ -124,7 +124,10 @@ void Kubelet::Impl::workerLoop() {
 
 void Kubelet::Impl::tickerLoop() {
   while (!stopping) {
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    {
+      std::unique_lock<std::mutex> l(tickMu);
+      if (tickCv.wait_for(l, std::chrono::seconds(1), [this] { return stopping.load(); })) return;
+    }
     std::vector<std::string> uids;
     {
       std::lock_guard<std::mutex> l(mu);
@@ -248,7 +251,12 @@ void Kubelet::start() {
 
 void Kubelet::stop() {
   auto& I = *impl_;
-  if (!I.started || I.stopping.exchange(true)) return;
+  if (!I.started) return;
+  {
+    std::lock_guard<std::mutex> l(I.tickMu);  // so the ticker cannot miss the notify below
+    if (I.stopping.exchange(true)) return;
+  }
+  I.tickCv.notify_all();
   for (Informer* inf : {&I.pods, &I.configMaps, &I.secrets, &I.services}) inf->stop();
   I.queue.shutdown();
   for (auto& t : I.workers)

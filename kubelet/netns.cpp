@@ -100,6 +100,24 @@ bool createNetns(const std::string& path) {
   return true;
 }
 
+bool attachNetns(const std::string& path, int pid) {
+  if (pid <= 0 || isNetns(path)) return false;
+  std::string src = "/proc/" + std::to_string(pid) + "/ns/net";
+  struct stat theirs, ours;
+  if (::stat(src.c_str(), &theirs) != 0 || ::stat("/proc/self/ns/net", &ours) != 0) return false;
+  if (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev) return false;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
+  if (fd < 0) throw sysError("create " + path);
+  ::close(fd);
+  if (::mount(src.c_str(), path.c_str(), "none", MS_BIND, nullptr) != 0) {
+    int err = errno;
+    ::unlink(path.c_str());
+    if (err == ENOENT) return false;  // the process ended meanwhile
+    throw sysError("bind " + src + " to " + path, err);
+  }
+  return true;
+}
+
 void removeNetns(const std::string& path) {
   // MNT_DETACH: an open fd elsewhere (a shim about to setns) must not make this fail.
   while (isNetns(path))

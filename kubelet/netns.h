@@ -23,6 +23,10 @@ bool isNetns(const std::string& path);
 // Creates a fresh network namespace bound to `path`. Returns false when
 // `path` already is a namespace handle (left as it is).
 bool createNetns(const std::string& path);
+// Binds the network namespace process `pid` is in to `path` (a handle again for a namespace whose
+// handle is gone, as `ip netns attach` does). False when that process is gone or is in the calling
+// daemon's own namespace (then it is no pod's).
+bool attachNetns(const std::string& path, int pid);
 // Unmounts and removes a handle; a missing one is fine.
 void removeNetns(const std::string& path);
 

@@ -157,12 +157,12 @@ bool Kubelet::Impl::preparePod(PodRuntime& pr, const Json& pod) {
       pr.net = PodNetwork{};
       pr.net.ip = hostIP;
     } else {
-      pr.net = network.setup(pr.uid, pr.ns, pr.name);
+      pr.net = network.setup(pr.uid, pr.ns, pr.name, livePids(pr));
     }
     pr.networkReady = true;
   }
   if (!pr.sandboxReady) {
-    SandboxSpec sb{pr.uid, pr.name, pr.ns, hostnameOf(pod), pr.net.netnsPath};
+    SandboxSpec sb{pr.uid, pr.name, pr.ns, hostnameOf(pod), pr.net.netnsPath, livePids(pr)};
     try {
       runtime.createSandbox(sb, pr.ipcns, pr.utsns);
     } catch (const std::exception& e) {
@@ -468,6 +468,12 @@ void Kubelet::Impl::syncPod(PodRuntime& pr, const Json& pod) {
 
   std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
   bool terminal = phase == "Succeeded" || phase == "Failed";
+  if (!terminal && !sandboxIntact(pr, pod)) {
+    // The containers were just killed with their sandbox: report that, then build a new one.
+    writeStatus(pr, pod);
+    queue.addAfter(pr.uid, std::chrono::milliseconds(100));
+    return;
+  }
   if (!terminal) {
     bool ready = false;
     try {

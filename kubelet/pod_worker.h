@@ -2,6 +2,7 @@
 // routes, re-adoption) and pod_worker.cpp (the per-pod sync). Not a public face.
 #pragma once
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <optional>
 #include <memory>
@@ -78,6 +79,8 @@ struct Kubelet::Impl {
   WorkQueue queue{std::chrono::milliseconds(200), std::chrono::seconds(30)};
   std::vector<std::thread> workers;
   std::thread ticker;
+  std::mutex tickMu;
+  std::condition_variable tickCv;  // wakes the ticker at stop()
   std::atomic<bool> stopping{false}, started{false};
   std::string hostIP;
   int64_t nodeCpuMilli = 1000, nodeMemoryBytes = 1LL << 30;
@@ -92,6 +95,12 @@ struct Kubelet::Impl {
   void workerLoop();
   void tickerLoop();
   void adoptAndCleanOrphans();
+
+  // pod_sandbox.cpp
+  std::vector<int> livePids(const PodRuntime& pr);
+  // False when the pod's sandbox network is lost: then its containers are killed, the network
+  // released and a SandboxChanged event recorded; the next sync makes a new sandbox.
+  bool sandboxIntact(PodRuntime& pr, const Json& pod);
 
   // pod_worker.cpp
   void syncPod(PodRuntime& pr, const Json& pod);

@@ -1,6 +1,7 @@
 #include "kubelet/podnet.h"
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -151,7 +152,7 @@ void PodNetworkManager::init() {
 }
 
 PodNetwork PodNetworkManager::setup(const std::string& podUid, const std::string& podNamespace,
-                                   const std::string& podName) {
+                                   const std::string& podName, const std::vector<int>& livePids) {
   std::lock_guard lk(impl_->mu);
   auto n = impl_->namesFor(o_, podUid);
   Json info{{"veth", n.veth}, {"netns", n.netns}, {"namespace", podNamespace}, {"name", podName}};
@@ -164,6 +165,18 @@ PodNetwork PodNetworkManager::setup(const std::string& podUid, const std::string
   auto br = nl::link(sk, o_.bridge);
   if (!br.index) throw podnetError("bridge " + o_.bridge + " does not exist (init() not run?)");
   auto host = nl::link(sk, n.veth);
+  // The handle went with the mount namespace of the daemon that made it (a restart under `ip netns
+  // exec`, or in another mount namespace) while the pod's containers still live in the namespace:
+  // bind it back from one of them rather than make a new one and cut them off.
+  if (!fresh && host.index && !isNetns(n.netns) && !livePids.empty()) {
+    prepareNetnsDir(impl_->netnsDir);
+    for (int pid : livePids)
+      if (attachNetns(n.netns, pid)) {
+        LOGI(kComp, "re-adopted pod sandbox pod=" << podNamespace << "/" << podName << " netns=" << n.netns
+                                                  << " from=/proc/" << pid << "/ns/net");
+        break;
+      }
+  }
   // Already wired (a repeated setup, or a restart with the pod still running):
   // leave it alone so running containers keep their network untouched.
   if (!fresh && isNetns(n.netns) && host.index && host.master == br.index && host.up) return net;
@@ -206,6 +219,11 @@ PodNetwork PodNetworkManager::setup(const std::string& podUid, const std::string
   LOGI(kComp, "pod network ready pod=" << podNamespace << "/" << podName << " uid=" << podUid << " ip=" << ip
                                        << " veth=" << n.veth << " netns=" << n.netns);
   return net;
+}
+
+bool PodNetworkManager::alive(const PodNetwork& net) const {
+  // Cheap enough for every sync: a statfs and an ioctl, no netlink socket.
+  return isNetns(net.netnsPath) && !net.hostVeth.empty() && if_nametoindex(net.hostVeth.c_str()) != 0;
 }
 
 void PodNetworkManager::release(const std::string& podUid) {

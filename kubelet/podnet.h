@@ -33,7 +33,13 @@ class PodNetworkManager {
   // Creates the bridge (idempotent), enables forwarding, routes the service CIDR to the bridge.
   void init();
   // Creates (or returns the existing) network for a pod: named netns, veth, IP, default route, lo up.
-  PodNetwork setup(const std::string& podUid, const std::string& podNamespace, const std::string& podName);
+  // When the netns handle is gone (made by a daemon in another mount namespace) but one of livePids
+  // (the pod's running containers) still is in the pod's namespace, that namespace is bound back to
+  // the handle and kept, as kubelet keeps a live sandbox.
+  PodNetwork setup(const std::string& podUid, const std::string& podNamespace, const std::string& podName,
+                   const std::vector<int>& livePids = {});
+  // The pod's network still exists: its netns handle, and its veth on the bridge.
+  bool alive(const PodNetwork& net) const;
   void release(const std::string& podUid);  // removes netns, veth, frees the IP
   // Removes everything this manager created (bridge, all pod netns and veths, routes).
   void teardown();

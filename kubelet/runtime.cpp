@@ -303,6 +303,20 @@ void Runtime::createSandbox(const SandboxSpec& s, std::string& ipcnsPath, std::s
   if (isNsfs(ipcnsPath) && isNsfs(utsnsPath)) return;  // already there (e.g. after a daemon restart)
   removeSandbox(s.podUid);
   mkdirAll(dir, 0711);
+  // The handles went with another mount namespace while containers still run in the namespaces:
+  // bind those back, so containers started from now on share them again.
+  for (int pid : s.livePids) {
+    bool ok = true;
+    for (auto [ns, dst] : {std::pair<const char*, std::string*>{"ipc", &ipcnsPath}, {"uts", &utsnsPath}}) {
+      std::string src = "/proc/" + std::to_string(pid) + "/ns/" + ns;
+      int fd = open(dst->c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
+      if (fd >= 0) close(fd);
+      ok = ok && fd >= 0 && mount(src.c_str(), dst->c_str(), nullptr, MS_BIND, nullptr) == 0;
+    }
+    if (ok) return;
+    removeSandbox(s.podUid);
+    mkdirAll(dir, 0711);
+  }
   for (auto* p : {&ipcnsPath, &utsnsPath}) {
     int fd = open(p->c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
     if (fd < 0) throw std::runtime_error(errnoText("create " + *p));

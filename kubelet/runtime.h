@@ -55,6 +55,7 @@ struct ContainerStatus {
 struct SandboxSpec {
   std::string podUid, podName, podNamespace, hostname;
   std::string netnsPath;  // created by the pod network; the sandbox joins it
+  std::vector<int> livePids;  // the pod's running containers: their IPC/UTS namespaces are the sandbox's
 };
 
 class Runtime {

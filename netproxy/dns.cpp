@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -150,6 +151,7 @@ struct ClusterDns::Impl {
   std::vector<std::unique_ptr<Fd>> udp;  // one SO_REUSEPORT socket per worker
   Fd tcp;
   std::atomic<bool> stopping{false};
+  Fd wake{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};  // stop() makes it readable: every wait ends at once
   std::atomic<uint64_t> generation{1};  // bumped on every cluster change
   bool started = false;
   std::vector<std::thread> udpThreads;
@@ -331,6 +333,14 @@ struct ClusterDns::Impl {
     return std::string(buf, size_t(got));
   }
 
+  // poll() on fd and the stop wake-up: >0 when fd is readable, 0 on timeout, <0 when stopping.
+  int waitIn(int fd, int ms) {
+    pollfd pfd[2] = {{fd, POLLIN, 0}, {wake.fd, POLLIN, 0}};
+    int pr = ::poll(pfd, 2, ms);
+    if (stopping || (pr > 0 && pfd[1].revents)) return -1;
+    return pr < 0 ? (errno == EINTR ? 0 : -1) : (pfd[0].revents ? 1 : 0);
+  }
+
   // One worker: waits for its socket, then drains it in batches.
   void udpLoop(int fd) {
     AnswerCache cache;
@@ -340,8 +350,7 @@ struct ClusterDns::Impl {
     mmsghdr in[kBatch], out[kBatch];
     iovec inIov[kBatch], outIov[kBatch];
     while (!stopping) {
-      pollfd pfd{fd, POLLIN, 0};
-      if (::poll(&pfd, 1, kPollMs) <= 0) continue;
+      if (waitIn(fd, kPollMs) <= 0) continue;
       for (;;) {
         for (int i = 0; i < kBatch; ++i) {
           inIov[i] = {bufs[i].data(), bufs[i].size()};
@@ -386,8 +395,7 @@ struct ClusterDns::Impl {
     int waited = 0;
     while (off < n) {
       if (stopping) return false;
-      pollfd pfd{fd, POLLIN, 0};
-      int pr = ::poll(&pfd, 1, kPollMs);
+      int pr = waitIn(fd, kPollMs);
       if (pr < 0) return false;
       if (pr == 0) {
         waited += kPollMs;
@@ -440,8 +448,7 @@ struct ClusterDns::Impl {
 
   void tcpLoop() {
     while (!stopping) {
-      pollfd pfd{tcp.fd, POLLIN, 0};
-      int pr = ::poll(&pfd, 1, kPollMs);
+      int pr = waitIn(tcp.fd, kPollMs);
       reapConnections(false);
       if (pr <= 0) continue;
       int fd = ::accept4(tcp.fd, nullptr, nullptr, SOCK_CLOEXEC);
@@ -501,6 +508,9 @@ void ClusterDns::start() {
   for (Informer* i : {&d.services, &d.slices, &d.pods}) i->waitForSync(std::chrono::seconds(5));
   d.generation++;
   d.stopping = false;
+  uint64_t pending;
+  if (::read(d.wake.fd, &pending, sizeof pending) < 0) {
+  }  // drained (or already empty): a start after a stop waits again
   for (auto& fd : d.udp) d.udpThreads.emplace_back([&d, f = fd->fd] { d.udpLoop(f); });
   d.tcpThread = std::thread([&d] { d.tcpLoop(); });
   d.started = true;
@@ -511,6 +521,9 @@ void ClusterDns::stop() {
   auto& d = *impl_;
   if (!d.started) return;
   d.stopping = true;
+  uint64_t one = 1;
+  if (::write(d.wake.fd, &one, sizeof one) < 0) {
+  }  // a full counter is still readable: nothing to do
   for (auto& t : d.udpThreads)
     if (t.joinable()) t.join();
   d.udpThreads.clear();

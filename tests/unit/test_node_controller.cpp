@@ -125,3 +125,29 @@ TEST_CASE("the controller manager runs every controller together and stops clean
   CHECK(ready());
   cm.stop();
 }
+
+TEST_CASE("host check conditions: NetworkUnavailable is added, a Ready from the checks replaces the default") {
+  Api api;
+  Registry& reg = *api.reg;
+  ControllerOptions o;
+  o.nodeName = "k1s-node";
+  o.hostConditions = Json::parse(R"([
+    {"type":"NetworkUnavailable","status":"True","reason":"NoRouteCreated","message":"ip_forward is 0"},
+    {"type":"Ready","status":"False","reason":"KubeletNotReady","message":"container runtime is down: overlayfs"}])");
+  auto ctl = makeNodeController(reg, o);
+  ctl->start();
+  Json node = reg.get(*findResource("", "nodes"), "", "k1s-node");
+  Json net = conditionOf(node, "NetworkUnavailable");
+  REQUIRE(!net.is_null());
+  CHECK(net["status"] == "True");
+  CHECK(net["reason"] == "NoRouteCreated");
+  CHECK(net["message"] == "ip_forward is 0");
+  CHECK(node["status"]["conditions"][0]["type"] == "NetworkUnavailable");  // first, as kubelet lists it
+  Json ready = conditionOf(node, "Ready");
+  CHECK(ready["status"] == "False");
+  CHECK(ready["reason"] == "KubeletNotReady");
+  size_t readies = 0;
+  for (auto& c : node["status"]["conditions"]) readies += c["type"] == "Ready";
+  CHECK(readies == 1);
+  ctl->stop();
+}
