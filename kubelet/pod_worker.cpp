@@ -15,6 +15,7 @@
 #include "common/meta.h"
 #include "kubelet/pod_volumes.h"
 #include "kubelet/pod_worker.h"
+#include "kubelet/seccomp.h"
 
 namespace fs = std::filesystem;
 
@@ -253,6 +254,9 @@ bool Kubelet::Impl::startContainer(PodRuntime& pr, const Json& pod, const Json& 
       for (auto& x : csc["capabilities"].value("add", Json::array())) c.capAdd.push_back(x);
       for (auto& x : csc["capabilities"].value("drop", Json::array())) c.capDrop.push_back(x);
     }
+    SeccompChoice seccomp = containerSeccomp(podSpec(pod), spec, c.privileged, opts.dataDir + "/seccomp");
+    c.seccompType = seccomp.type;
+    c.seccompProfile = seccomp.profile;
     const Json& res = spec.value("resources", Json::object());
     const Json& lim = res.value("limits", Json::object());
     const Json& req = res.value("requests", Json::object());

@@ -38,6 +38,8 @@ struct ContainerSpec {
   int64_t cpuQuotaMicros = 0, cpuPeriodMicros = 100000, cpuShares = 0;
   bool privileged = false, noNewPrivileges = false, readOnlyRootfs = false;
   std::vector<std::string> capAdd, capDrop;  // "NET_ADMIN" style names
+  // kube's seccompProfile.type (RuntimeDefault, Unconfined, Localhost) and a Localhost profile's JSON.
+  std::string seccompType = "RuntimeDefault", seccompProfile;
   bool tty = false, stdinOpen = false;
   std::string logPath;                 // CRI log file
 };

@@ -47,6 +47,8 @@ Json specToJson(const ContainerSpec& c) {
           {"readOnlyRootfs", c.readOnlyRootfs},
           {"capAdd", c.capAdd},
           {"capDrop", c.capDrop},
+          {"seccompType", c.seccompType},
+          {"seccompProfile", c.seccompProfile},
           {"tty", c.tty},
           {"stdinOpen", c.stdinOpen},
           {"logPath", c.logPath}};
@@ -81,6 +83,9 @@ ContainerSpec specFromJson(const Json& j) {
   c.readOnlyRootfs = j.value("readOnlyRootfs", false);
   c.capAdd = j.value("capAdd", std::vector<std::string>{});
   c.capDrop = j.value("capDrop", std::vector<std::string>{});
+  // A container started before seccomp was applied has none: exec into it must not add one.
+  c.seccompType = j.value("seccompType", "Unconfined");
+  c.seccompProfile = j.value("seccompProfile", "");
   c.tty = j.value("tty", false);
   c.stdinOpen = j.value("stdinOpen", false);
   c.logPath = j.value("logPath", "");

@@ -14,6 +14,7 @@
 #include "kubelet/caps.h"
 #include "kubelet/cgroups.h"
 #include "kubelet/mounts.h"
+#include "kubelet/seccomp.h"
 #include "kubelet/shim_container.h"
 #include "kubelet/shim_internal.h"
 
@@ -81,7 +82,15 @@ std::vector<std::string> containerEnv(const ContainerSpec& c, const std::vector<
 }
 
 void applyProcessIdentity(const ContainerSpec& c) {
-  dropPrivileges(containerCapabilities(c.privileged, c.capAdd, c.capDrop), c.uid, c.gid, c.noNewPrivileges);
+  uint64_t caps = containerCapabilities(c.privileged, c.capAdd, c.capDrop);
+  // Compiled first, so a bad profile is a start error before anything changed.
+  auto filter = containerSeccompFilter(c.seccompType, c.seccompProfile, caps);
+  // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: load it while we still hold every
+  // capability (the filter then also judges the few calls that drop them), as runc does. With
+  // no_new_privs, load it as late as possible.
+  if (filter && !c.noNewPrivileges) filter->load();
+  dropPrivileges(caps, c.uid, c.gid, c.noNewPrivileges);
+  if (filter && c.noNewPrivileges) filter->load();
 }
 
 [[noreturn]] void execWorkload(const std::vector<std::string>& env, const std::vector<std::string>& args) {

@@ -19,6 +19,7 @@ BUILD_PKGS=(
   libarchive-dev                          # k1s_kubelet: libarchive.a (image layers and archives)
   libbz2-dev liblzma-dev libzstd-dev      # k1s_kubelet: libbz2.a, liblzma.a, libzstd.a (libarchive's codecs)
   libacl1-dev                             # k1s_kubelet: libacl.a (libarchive's ACL support)
+  libseccomp-dev                          # k1s-shim, k1s_kubelet: libseccomp.a (containers' seccomp filters)
   doctest-dev                             # k1s_unit_tests
   libxml2-dev nettle-dev                  # k1s_unit_tests: -lxml2 -lnettle (libarchive's writers, see CMakeLists.txt)
   busybox-static                          # images/: /bin/busybox is the sleep lab image
