@@ -95,18 +95,28 @@ void dropPrivileges(uint64_t caps, int64_t uid, int64_t gid, bool noNewPrivs) {
   for (int c = 0; c <= lastCapability(); c++)
     if (!(caps & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
       throw sysError("drop " + capabilityName(c) + " from the bounding set");
+  // Inheritable empty (runc since CVE-2022-24769): with it, a file's inheritable capabilities would
+  // let a non-root program gain what the container holds. Cleared before the uid switch so a
+  // non-root process does not keep the shim's.
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (syscall(SYS_capget, &hdr, data) < 0) throw sysError("capget");
+  data[0].inheritable = data[1].inheritable = 0;
+  if (syscall(SYS_capset, &hdr, data) < 0) throw sysError("clear the inheritable capabilities");
   if (setgroups(0, nullptr) < 0) throw sysError("setgroups");
   if (setresgid(gid_t(gid), gid_t(gid), gid_t(gid)) < 0) throw sysError("setgid " + std::to_string(gid));
   if (setresuid(uid_t(uid), uid_t(uid), uid_t(uid)) < 0) throw sysError("setuid " + std::to_string(uid));
   if (uid == 0) {
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2]{};
     for (int i = 0; i < 2; i++) {
       uint32_t v = uint32_t(caps >> (32 * i));
-      data[i].effective = data[i].permitted = data[i].inheritable = v;
+      data[i].effective = data[i].permitted = v;
+      data[i].inheritable = 0;
     }
     if (syscall(SYS_capset, &hdr, data) < 0) throw sysError("capset");
   }
+  // Ambient capabilities survive execve for non-root users too: none, as containerd sets none.
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    throw sysError("clear the ambient capabilities");
   if (noNewPrivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) throw sysError("prctl(PR_SET_NO_NEW_PRIVS)");
 }
 

@@ -17,9 +17,10 @@ int lastCapability();                  // from /proc/sys/kernel/cap_last_cap
 uint64_t containerCapabilities(bool privileged, const std::vector<std::string>& add,
                                const std::vector<std::string>& drop);
 
-// Drops every capability not in `caps` from the bounding set, switches to uid/gid (no supplementary
-// groups), then sets effective/permitted/inheritable to `caps` (for uid 0; a non-root uid loses
-// them on exec, as with Docker). Optionally sets no_new_privs. Throws std::runtime_error.
+// Drops every capability not in `caps` from the bounding set (bounding = the container's set, as
+// runc/containerd), switches to uid/gid (no supplementary groups), then sets effective/permitted to
+// `caps` (for uid 0; a non-root uid loses them on exec, as with Docker), inheritable and ambient
+// empty. Optionally sets no_new_privs. Throws std::runtime_error.
 void dropPrivileges(uint64_t caps, int64_t uid, int64_t gid, bool noNewPrivs);
 
 }  // namespace k1s
