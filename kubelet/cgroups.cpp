@@ -17,6 +17,16 @@
 #include "kubelet/shim_internal.h"
 
 namespace k1s {
+
+// mknod of any device (a node made still needs an allowed number to be opened), the standard
+// character devices, the container's own ptys (devpts: 136:*, ptmx 5:2) and the console. Nothing
+// else: no tun (10:200; runc up to 1.1 allowed it, its current list does not), fuse (10:229),
+// loop-control (10:237) or disks. Only cgroup v1 has a devices file interface; on a pure cgroup v2
+// host this list would need a BPF device program and is not applied.
+const char* const kDefaultDeviceRules[] = {"c *:* m", "b *:* m",   "c 1:3 rwm", "c 1:5 rwm",   "c 1:7 rwm",
+                                           "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm",
+                                           "c 136:* rwm", nullptr};
+
 namespace {
 
 struct Hierarchies {
@@ -44,7 +54,7 @@ const Hierarchies& detect() {
         std::string o;
         bool want = false;
         while (std::getline(os, o, ','))
-          if (o == "memory" || o == "cpu" || o == "cpuacct" || o == "pids") want = true;
+          if (o == "memory" || o == "cpu" || o == "cpuacct" || o == "pids" || o == "devices") want = true;
         bool dup = false;
         for (auto& d : r.dirs) dup |= d == mnt;
         if (want && !dup) r.dirs.push_back(mnt);
@@ -116,6 +126,14 @@ void Cgroups::create(const CgroupLimits& l) const {
       writeOrThrow(d + "/memory.limit_in_bytes", std::to_string(l.memoryBytes));
       // memsw (memory+swap) must be ≥ the memory limit: equal means no swap.
       shim::writeSmallFile(d + "/memory.memsw.limit_in_bytes", std::to_string(l.memoryBytes));
+    }
+    if (shim::exists(d + "/devices.deny")) {
+      // Deny everything, then allow the list: the order runc writes them in.
+      if (l.allDevices) writeOrThrow(d + "/devices.allow", "a");
+      else {
+        writeOrThrow(d + "/devices.deny", "a");
+        for (int i = 0; kDefaultDeviceRules[i]; i++) writeOrThrow(d + "/devices.allow", kDefaultDeviceRules[i]);
+      }
     }
     if (shim::exists(d + "/cpu.cfs_quota_us")) {
       if (l.cpuQuotaMicros > 0) {

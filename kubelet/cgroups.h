@@ -12,7 +12,12 @@ namespace k1s {
 struct CgroupLimits {
   int64_t memoryBytes = 0;  // 0: none; swap is limited to the same value (no swap), as the kubelet does
   int64_t cpuQuotaMicros = 0, cpuPeriodMicros = 100000, cpuShares = 0;
+  // Privileged: every device. Otherwise runc's default allow-list (v1 devices controller).
+  bool allDevices = false;
 };
+
+// runc's default device rules (libcontainer/specconv AllowedDevices), in devices.allow syntax.
+extern const char* const kDefaultDeviceRules[];
 
 class Cgroups {
  public:
@@ -32,7 +37,7 @@ class Cgroups {
   // The directories this container uses (one per hierarchy).
   std::vector<std::string> dirs() const;
 
-  // Mount points of the hierarchies we manage: v1 memory, cpu, cpuacct, pids; or the v2 root.
+  // Mount points of the hierarchies we manage: v1 memory, cpu, cpuacct, pids, devices; or the v2 root.
   static const std::vector<std::string>& hierarchies();
   static bool unified();  // true: pure cgroup v2
 

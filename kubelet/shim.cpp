@@ -229,7 +229,7 @@ int shimRun(int argc, char** argv) {
 
   try {
     Cgroups(init.cgroupPath)
-        .create({c.memoryLimitBytes, c.cpuQuotaMicros, c.cpuPeriodMicros, c.cpuShares});
+        .create({c.memoryLimitBytes, c.cpuQuotaMicros, c.cpuPeriodMicros, c.cpuShares, c.privileged});
   } catch (const std::exception& e) {
     return fail(std::string("cgroups: ") + e.what());
   }
