@@ -8,12 +8,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 
 namespace lab {
@@ -88,7 +92,14 @@ inline bool readRequest(int fd, Request& req) {
     req.headers[lower(line.substr(0, colon))] = value;
   }
   size_t want = 0;
-  if (auto it = req.headers.find("content-length"); it != req.headers.end()) want = std::stoul(it->second);
+  if (auto it = req.headers.find("content-length"); it != req.headers.end()) {
+    // Digits only: std::stoul threw on "x" or a 30-digit value, and an exception leaving a
+    // connection thread ends the whole process.
+    const std::string& v = it->second;
+    size_t end = v.find_last_not_of(" \t") + 1;
+    if (v.empty() || end > 8 || v.find_first_not_of("0123456789") < end) return false;
+    want = std::strtoul(v.c_str(), nullptr, 10);
+  }
   if (want > 1024 * 1024) return false;
   req.body = buf.substr(headerEnd + 4);
   while (req.body.size() < want) {
@@ -103,7 +114,9 @@ inline bool readRequest(int fd, Request& req) {
 inline void logLine(const std::string& line) {
   char ts[32];
   std::time_t now = std::time(nullptr);
-  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  std::tm utc{};
+  gmtime_r(&now, &utc);  // gmtime's one static buffer is shared by every connection thread
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &utc);
   // stdout is a pipe to the container log: flush per line so `kubectl logs` sees it at once.
   std::printf("%s %s\n", ts, line.c_str());
   std::fflush(stdout);
@@ -114,15 +127,20 @@ using Handler = std::function<Response(const Request&)>;
 inline void serveConnection(int fd, std::string peer, const Handler& handler) {
   timeval tv{30, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);  // a client that never reads cannot hold us
   Request req;
   req.peer = std::move(peer);
   Response res;
-  if (!readRequest(fd, req)) {
-    res.status = 400;
-    res.body = "bad request\n";
-  } else {
-    res = handler(req);
-    logLine(req.method + " " + req.path + " " + std::to_string(res.status) + " from " + req.peer);
+  try {
+    if (!readRequest(fd, req)) {
+      res.status = 400;
+      res.body = "bad request\n";
+    } else {
+      res = handler(req);
+      logLine(req.method + " " + req.path + " " + std::to_string(res.status) + " from " + req.peer);
+    }
+  } catch (...) {  // nothing may escape a connection thread: it would end the process
+    res = Response{500, "text/plain; charset=utf-8", "internal error\n"};
   }
   std::string head = "HTTP/1.1 " + std::to_string(res.status) + " " + reasonPhrase(res.status) +
                      "\r\nContent-Type: " + res.contentType + "\r\nContent-Length: " +
@@ -134,9 +152,32 @@ inline void serveConnection(int fd, std::string peer, const Handler& handler) {
 
 // Listens on 0.0.0.0:port (and [::]:port when IPv6 is there) and serves forever.
 // SIGTERM ends the process at once: there is no state worth draining.
+// At most this many connections are served at once; accept waits for a free slot, so a flood
+// queues in the listen backlog instead of creating threads until memory or pids run out.
+constexpr int kMaxConnections = 256;
+
+// Owns one connection slot for a connection thread's lifetime.
+struct ConnectionSlots {
+  std::mutex mu;
+  std::condition_variable freed;
+  int used = 0;
+  void acquire() {
+    std::unique_lock lock(mu);
+    freed.wait(lock, [&] { return used < kMaxConnections; });
+    used++;
+  }
+  void release() {
+    std::lock_guard lock(mu);
+    used--;
+    freed.notify_one();
+  }
+};
+
 inline int serve(int port, const std::string& name, Handler handler) {
   signal(SIGTERM, [](int) { _exit(0); });
   signal(SIGINT, [](int) { _exit(0); });
+  // A write to a pipe or socket whose reader is gone must be an error, not the end of the process.
+  signal(SIGPIPE, SIG_IGN);
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -149,14 +190,27 @@ inline int serve(int port, const std::string& name, Handler handler) {
     return 1;
   }
   logLine(name + " listening on :" + std::to_string(port));
+  static ConnectionSlots slots;  // outlives every detached connection thread
   for (;;) {
+    slots.acquire();
     sockaddr_in peer{};
     socklen_t len = sizeof peer;
     int c = ::accept(fd, reinterpret_cast<sockaddr*>(&peer), &len);
-    if (c < 0) continue;
+    if (c < 0) {
+      slots.release();
+      continue;
+    }
     char ip[INET_ADDRSTRLEN] = "?";
     inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
-    std::thread(serveConnection, c, std::string(ip), std::cref(handler)).detach();
+    try {
+      std::thread([c, p = std::string(ip), &handler] {
+        serveConnection(c, p, handler);
+        slots.release();
+      }).detach();
+    } catch (const std::system_error&) {  // no thread (memory, pids limit): drop this client, keep serving
+      ::close(c);
+      slots.release();
+    }
   }
 }
 
