@@ -2,17 +2,19 @@
 #include <httplib.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 
+#include "apiserver/conn_gate.h"
 #include "apiserver/discovery.h"
 #include "common/byte_stream.h"
 #include "apiserver/http_limits.h"
 #include "apiserver/http_resources.h"
+#include "apiserver/httplib_private.h"
 #include "apiserver/http_util.h"
 #include "apiserver/schema.h"
 #include "apiserver/server.h"
-#include "apiserver/thread_pool.h"
 #include "apiserver/ui.h"
 #include "common/json_limits.h"
 #include "common/log.h"
@@ -41,7 +43,8 @@ struct ApiServer::Impl {
   Registry& reg;
   ApiServerOptions opts;
   std::unique_ptr<httplib::SSLServer> srv;
-  std::thread thread;
+  std::unique_ptr<ConnectionGate> gate;  // our accept loop; httplib's listen() is not used
+  int listenFd = -1;
   std::vector<ExtraRoute> extra;
   std::atomic<bool> running{false};
 
@@ -177,11 +180,11 @@ void ApiServer::start() {
     SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
     SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
   }
-  size_t threads = I.opts.threads;  // the cap; workers start on demand (see thread_pool.h)
-  I.srv->new_task_queue = [threads] { return new GrowingThreadPool(4, threads); };
   // Bodies over the limit get a Status 413 from the handler; far larger ones are cut by httplib.
   I.srv->set_payload_max_length(I.opts.maxBodyBytes * 4);
-  I.srv->set_read_timeout(60, 0);
+  // Each read waits at most this long; the first request's head also has its own deadline
+  // from the accept (conn_gate.h).
+  I.srv->set_read_timeout(15, 0);
   I.srv->set_write_timeout(60, 0);
   I.srv->set_keep_alive_max_count(100000);
   I.srv->set_tcp_nodelay(true);  // small JSON answers must not wait for delayed ACKs
@@ -199,7 +202,8 @@ void ApiServer::start() {
   // (".*" below), matched with std::regex on every request. Requests with a body go on to
   // the routes, since httplib reads the body only after this handler.
   size_t maxBody = I.opts.maxBodyBytes;
-  I.srv->set_pre_routing_handler([h, maxBody](const httplib::Request& req, httplib::Response& res) {
+  I.srv->set_pre_routing_handler([this, h, maxBody](const httplib::Request& req, httplib::Response& res) {
+    if (req.ssl) impl_->gate->requestHeadRead(SSL_get_fd(req.ssl));
     const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
     if (refuseBeforeBody(req, res, maxBody)) return httplib::Server::HandlerResponse::Handled;
     if (req.method != "GET" && req.method != "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;
@@ -218,26 +222,33 @@ void ApiServer::start() {
   I.srv->Patch(".*", h);
   I.srv->Delete(".*", h);
   I.srv->Options(".*", h);
-  // httplib listens with a backlog of 5: a hundred clients connecting at once (informers,
-  // kubectl -w) would have SYNs dropped and retry seconds later. Listen again with the system's maximum.
+  // httplib binds and listens (with a backlog of 5: a hundred clients connecting at once
+  // would have SYNs dropped and retry seconds later, so listen again with the system's
+  // maximum); the gate accepts and hands connections to httplib's per-connection code.
   auto listenFd = std::make_shared<int>(-1);
   I.srv->set_socket_options([listenFd](socket_t s) {
     httplib::default_socket_options(s);
     *listenFd = s;
   });
-  if (!I.srv->bind_to_port(I.opts.bindAddress, I.opts.port))
+  if (!I.srv->bind_to_port(I.opts.bindAddress, I.opts.port) || *listenFd < 0)
     throw std::runtime_error("cannot listen on " + I.opts.bindAddress + ":" + std::to_string(I.opts.port));
-  if (*listenFd >= 0) ::listen(*listenFd, SOMAXCONN);
+  ::listen(*listenFd, SOMAXCONN);
+  I.listenFd = *listenFd;
+  httplib::SSLServer* srv = I.srv.get();
+  I.gate = std::make_unique<ConnectionGate>(I.listenFd, I.opts.connections,
+                                            [srv](int fd) { serveHttplibConnection(*srv, fd); });
+  I.gate->start();
   I.running = true;
-  I.thread = std::thread([this] { impl_->srv->listen_after_bind(); });
 }
 
 void ApiServer::stop() {
   if (!impl_ || !impl_->running) return;
   impl_->running = false;
   shutdownTakenOverConnections();  // port-forwards and execs hold handler threads stop() waits for
-  impl_->srv->stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  // httplib's keep-alive and streaming loops end when the server has no listening socket.
+  int fd = takeHttplibListenSocket(*impl_->srv);
+  impl_->gate->stop();
+  if (fd >= 0) ::close(fd);
 }
 
 }  // namespace k1s

@@ -5,6 +5,7 @@
 #include <string>
 #include <thread>
 
+#include "apiserver/conn_gate.h"
 #include "apiserver/registry.h"
 
 namespace httplib {
@@ -21,7 +22,9 @@ struct ApiServerOptions {
   std::string certFile, keyFile;
   std::string token;                     // the admin bearer token
   size_t maxBodyBytes = 3 * 1024 * 1024;  // kube-apiserver's request body limit
-  int threads = 1024;                    // the most workers; every connection, watch and stream holds one
+  // Workers (every connection, watch and stream holds one while it is served), idle
+  // connections, and the first request's deadline: conn_gate.h.
+  ConnectionLimits connections;
 };
 
 // Extra HTTP routes other components add (e.g. pods/log, exec, the /ui page).
