@@ -146,7 +146,17 @@ void serveWatch(Registry& reg, const RequestInfo& ri, const httplib::Request& re
     std::string f = "metadata.name=" + ri.name;
     lo.fieldSelector = lo.fieldSelector.empty() ? f : lo.fieldSelector + "," + f;
   }
-  std::shared_ptr<Watch> w = reg.watch(*ri.res, ri.ns, lo);
+  std::shared_ptr<Watch> w;
+  try {
+    w = reg.watch(*ri.res, ri.ns, lo);
+  } catch (ApiError& e) {
+    if (e.code != 410) throw;
+    // A revision that left the event window: kube-apiserver's watch cache answers 200 with one
+    // ERROR event carrying the Expired Status (client reflectors relist on it), then ends.
+    res.status = 200;
+    res.set_content("{\"type\":\"ERROR\",\"object\":" + e.toStatus().dump() + "}\n", "application/json;stream=watch");
+    return;
+  }
   auto* stream = dynamic_cast<StoreWatchStream*>(w.get());
   if (!stream) throw internalError("watch is not a store watch");
   bool table = acceptsAs(req, "Table");

@@ -21,11 +21,13 @@ void Subscription::push(const StoreEvent& e, bool wake) {
     if (closed_) return;
     // A reader that stopped reading must not hold memory forever: close it and
     // let the client re-list, as kube-apiserver does with slow watchers.
-    if (q_.size() > 100000) {
+    if (q_.size() >= maxEvents_ || bytes_ + e.bytes() > maxBytes_) {
       closed_ = true;
       q_.clear();
+      bytes_ = 0;
     } else {
       q_.push_back(e);
+      bytes_ += e.bytes();
     }
   }
   if (wake) cv_.notify_one();
@@ -37,6 +39,7 @@ bool Subscription::pop(StoreEvent& out, std::chrono::milliseconds timeout) {
   if (q_.empty()) return false;
   out = std::move(q_.front());
   q_.pop_front();
+  bytes_ -= out.bytes();
   return true;
 }
 
@@ -60,8 +63,8 @@ static void check(int rc, sqlite3* db, const char* what) {
     throw internalError(std::string(what) + ": " + sqlite3_errmsg(db));
 }
 
-Store::Store(const std::string& path, const std::string& synchronous, size_t watchWindow)
-    : windowCap_(watchWindow) {
+Store::Store(const std::string& path, const std::string& synchronous, size_t watchWindow, size_t watchWindowBytes)
+    : windowCap_(watchWindow), windowBytesCap_(watchWindowBytes) {
   int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            nullptr);
   if (rc != SQLITE_OK) throw std::runtime_error("cannot open database " + path + ": " + sqlite3_errstr(rc));
@@ -212,14 +215,17 @@ void Store::commit(Txn& t) {
   std::lock_guard<std::mutex> l(watchMu_);
   for (auto& e : t.events_) {
     window_.push_back(e);
+    windowBytes_ += e.bytes();
     for (auto& sub : subs_)
       if (sub->wants(e)) {
         sub->push(e, false);
         if (t.toWake_.empty() || t.toWake_.back() != sub) t.toWake_.push_back(sub);
       }
   }
-  while (window_.size() > windowCap_) {
+  // Dropped by age, oldest first, as kube's watch cache does; the newest event always stays.
+  while (window_.size() > 1 && (window_.size() > windowCap_ || windowBytes_ > windowBytesCap_)) {
     windowStart_ = window_.front().rv;
+    windowBytes_ -= window_.front().bytes();
     window_.pop_front();
   }
 }
@@ -317,7 +323,9 @@ std::map<std::string, std::string> Store::Txn::allocations(const std::string& po
 }
 
 std::shared_ptr<Subscription> Store::watch(const ResourceInfo& r, const std::string& ns, int64_t fromRv) {
-  auto sub = std::make_shared<Subscription>(&r, r.namespaced ? ns : "");
+  // A watcher's queue can take the whole window (a replay) and as much again.
+  auto sub = std::make_shared<Subscription>(&r, r.namespaced ? ns : "", std::max<size_t>(100000, 2 * windowCap_),
+                                            2 * windowBytesCap_);
   std::lock_guard<std::mutex> l(watchMu_);
   if (fromRv > 0) {
     if (fromRv < windowStart_)

@@ -23,6 +23,7 @@ namespace k1s {
 using ObjectPtr = std::shared_ptr<const Json>;
 
 struct StoreEvent {
+  size_t bytes() const { return encoded ? encoded->size() : 0; }
   int64_t rv = 0;
   std::string type;  // ADDED, MODIFIED, DELETED
   const ResourceInfo* res = nullptr;
@@ -34,7 +35,8 @@ struct StoreEvent {
 // One watcher's queue. The store pushes matching events; the reader pops them.
 class Subscription {
  public:
-  Subscription(const ResourceInfo* res, std::string ns) : res_(res), ns_(std::move(ns)) {}
+  Subscription(const ResourceInfo* res, std::string ns, size_t maxEvents, size_t maxBytes)
+      : res_(res), ns_(std::move(ns)), maxEvents_(maxEvents), maxBytes_(maxBytes) {}
   bool wants(const StoreEvent& e) const;
   // Queues e; wakes the reader now, or (wake = false) when the caller calls wake() later,
   // outside its own locks.
@@ -51,14 +53,18 @@ class Subscription {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<StoreEvent> q_;
+  size_t maxEvents_, maxBytes_, bytes_ = 0;
   bool closed_ = false;
 };
 
 class Store {
  public:
   // synchronous: "NORMAL" (WAL-safe against process crash, the default) or "FULL".
+  // The watch window keeps the last `watchWindow` events, and fewer when their JSON text
+  // passes `watchWindowBytes` (large objects: 1,000 updates of a 1 MB ConfigMap must not be
+  // held at once). A watcher's own queue has the same bounds; past them it is closed.
   explicit Store(const std::string& path, const std::string& synchronous = "NORMAL",
-                 size_t watchWindow = 20000);
+                 size_t watchWindow = 20000, size_t watchWindowBytes = 64 << 20);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -128,7 +134,7 @@ class Store {
   // Watch window and subscribers.
   mutable std::mutex watchMu_;
   std::deque<StoreEvent> window_;
-  size_t windowCap_;
+  size_t windowCap_, windowBytesCap_, windowBytes_ = 0;
   int64_t windowStart_ = 0;  // events with rv > windowStart_ are all in window_
   std::vector<std::shared_ptr<Subscription>> subs_;
 };
