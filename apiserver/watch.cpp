@@ -84,8 +84,9 @@ class StoreWatch : public StoreWatchStream {
       // Past the caller's timeout (or with none) an event already queued is still taken.
       bool last = now >= until;
       Clock::duration wait{0};
-      if (!last) {
-        wait = std::min<Clock::duration>(until - now, std::chrono::milliseconds(500));
+      if (!last) {  // until the caller's timeout, the next bookmark or the deadline; events wake it
+        wait = until - now;
+        if (bookmarks_) wait = std::min<Clock::duration>(wait, nextBookmark_ - now);
         if (deadline_) wait = std::min<Clock::duration>(wait, *deadline_ - now);
       }
       StoreEvent e;

@@ -4,6 +4,7 @@
 #pragma once
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,9 +68,14 @@ class Watch {
   virtual void interrupt() {}
 };
 
+class SharedInformerFactory;
+
 class Client {
  public:
   virtual ~Client() = default;
+  // The shared informers of everything using this client (common/informer_factory.h).
+  SharedInformerFactory& informers();
+
   // `ns` is ignored for cluster-scoped kinds. `sub` names a subresource ("status", "scale").
   virtual Json create(const ResourceInfo& r, const std::string& ns, Json obj, const WriteOptions& o = {}) = 0;
   virtual Json get(const ResourceInfo& r, const std::string& ns, const std::string& name,
@@ -84,6 +90,10 @@ class Client {
   virtual Json remove(const ResourceInfo& r, const std::string& ns, const std::string& name,
                       const DeleteOptions& o = {}) = 0;
   virtual std::unique_ptr<Watch> watch(const ResourceInfo& r, const std::string& ns, const ListOptions& o = {}) = 0;
+
+ private:
+  std::once_flag informersOnce_;
+  std::shared_ptr<SharedInformerFactory> informers_;
 };
 
 }  // namespace k1s

@@ -1,5 +1,7 @@
 #include "common/informer.h"
 
+#include <pthread.h>
+
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/meta.h"
@@ -27,22 +29,40 @@ Informer::Informer(Client& client, const ResourceInfo& res, std::string ns, List
 
 Informer::~Informer() { stop(); }
 
-void Informer::addHandlers(InformerHandlers h) { handlers_.push_back(std::move(h)); }
+Informer::HandlerId Informer::addHandlers(InformerHandlers h) {
+  std::lock_guard<std::mutex> l(handlersMu_);
+  if (synced_ && h.onAdd)
+    for (auto& o : list()) h.onAdd(*o);
+  HandlerId id = nextHandler_++;
+  handlers_.emplace_back(id, std::move(h));
+  return id;
+}
 
-void Informer::start() { thread_ = std::thread([this] { run(); }); }
+void Informer::removeHandlers(HandlerId id) {
+  std::lock_guard<std::mutex> l(handlersMu_);
+  std::erase_if(handlers_, [id](auto& h) { return h.first == id; });
+}
+
+void Informer::start() {
+  std::call_once(started_, [this] { thread_ = std::thread([this] { run(); }); });
+}
 
 void Informer::stop() {
   stop_ = true;
   {
     std::lock_guard<std::mutex> l(watchMu_);
-    if (watch_) watch_->interrupt();  // wake run() now rather than at its next poll
+    if (watch_) watch_->interrupt();  // wake run() from its blocking wait
+  }
+  {
+    std::lock_guard<std::mutex> l(syncMu_);
+    syncCv_.notify_all();  // waitForSync gives up
   }
   if (thread_.joinable()) thread_.join();
 }
 
 bool Informer::waitForSync(std::chrono::milliseconds timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (!synced_ && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::unique_lock<std::mutex> l(syncMu_);
+  syncCv_.wait_for(l, timeout, [&] { return synced_ || stop_; });
   return synced_;
 }
 
@@ -73,6 +93,7 @@ void Informer::relist() {
     fresh[key] = std::make_shared<const Json>(std::move(o));
   }
   std::map<std::string, CachedObject> old;
+  std::lock_guard<std::mutex> hl(handlersMu_);
   {
     std::unique_lock<std::shared_mutex> lk(mu_);
     old.swap(cache_);
@@ -81,7 +102,7 @@ void Informer::relist() {
   }
   for (auto& [k, o] : fresh) {
     auto it = old.find(k);
-    for (auto& h : handlers_) {
+    for (auto& [id, h] : handlers_) {
       if (it == old.end()) {
         if (h.onAdd) h.onAdd(*o);
       } else if (h.onUpdate) {
@@ -91,9 +112,13 @@ void Informer::relist() {
   }
   for (auto& [k, o] : old)
     if (!fresh.count(k))
-      for (auto& h : handlers_)
+      for (auto& [id, h] : handlers_)
         if (h.onDelete) h.onDelete(*o);
-  synced_ = true;
+  if (!synced_) {
+    std::lock_guard<std::mutex> l(syncMu_);
+    synced_ = true;
+    syncCv_.notify_all();
+  }
 }
 
 void Informer::apply(const std::string& type, CachedObject obj) {
@@ -104,6 +129,7 @@ void Informer::apply(const std::string& type, CachedObject obj) {
   }
   std::string k = namespaceOf(*obj) + "/" + nameOf(*obj);
   CachedObject prev;
+  std::lock_guard<std::mutex> hl(handlersMu_);
   {
     std::unique_lock<std::shared_mutex> lk(mu_);
     auto it = cache_.find(k);
@@ -112,7 +138,7 @@ void Informer::apply(const std::string& type, CachedObject obj) {
     else cache_[k] = obj;
     rv_ = metaOf(*obj).value("resourceVersion", rv_);
   }
-  for (auto& h : handlers_) {
+  for (auto& [id, h] : handlers_) {
     if (type == "DELETED") {
       if (h.onDelete) h.onDelete(*obj);
     } else if (prev) {
@@ -123,13 +149,12 @@ void Informer::apply(const std::string& type, CachedObject obj) {
   }
 }
 
-void Informer::drainBatch(std::string& type, CachedObject& obj) {
-  if (batch_.count() <= 0) return;
-  std::this_thread::sleep_for(batch_);
-  while (!stop_ && watch_->nextShared(type, obj, std::chrono::milliseconds(0))) apply(type, std::move(obj));
-}
+// How long one wait on the watch lasts. Events, the watch's end and stop() (which interrupts
+// the watch) all wake it at once; the length only bounds a lost wake-up.
+constexpr std::chrono::milliseconds kWatchWait{60000};
 
 void Informer::run() {
+  pthread_setname_np(pthread_self(), "informer");  // counted by bench/idle.sh
   int backoff = 0;
   while (!stop_) {
     try {
@@ -143,9 +168,8 @@ void Informer::run() {
       std::string type;
       CachedObject obj;
       while (!stop_) {
-        if (watch_->nextShared(type, obj, std::chrono::milliseconds(200))) {
+        if (watch_->nextShared(type, obj, kWatchWait)) {
           apply(type, std::move(obj));
-          drainBatch(type, obj);
         } else if (watch_->done()) {
           break;
         }
@@ -156,9 +180,8 @@ void Informer::run() {
         setWatch(client_.watch(res_, ns_, wo));
         bool ended = false;
         while (!stop_ && !ended) {
-          if (watch_->nextShared(type, obj, std::chrono::milliseconds(200))) {
+          if (watch_->nextShared(type, obj, kWatchWait)) {
             apply(type, std::move(obj));
-            drainBatch(type, obj);
           } else {
             ended = watch_->done();
           }

@@ -2,8 +2,14 @@
 // keeping a local cache and calling handlers; re-lists when the watch ends or
 // its revision is too old (410). Cached objects are shared and immutable:
 // copy before changing (DESIGN rule 2).
+//
+// One informer serves every consumer of its (resource, namespace, selectors) in the
+// process: take it from SharedInformerFactory (informer_factory.h), add handlers, start
+// it (a second start is a no-op), and remove the handlers when done. Its thread blocks
+// on the watch; nothing polls.
 #pragma once
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -27,16 +33,17 @@ struct InformerHandlers {
 
 class Informer {
  public:
+  using HandlerId = uint64_t;
   Informer(Client& client, const ResourceInfo& res, std::string ns = "", ListOptions selectors = {});
   ~Informer();
-  void addHandlers(InformerHandlers h);  // before start()
-  // Before start(): after an event wakes the informer it waits `window` and then takes every
-  // event queued meanwhile, so a burst of changes costs one wake-up instead of one each.
-  // For caches whose readers can stand a few milliseconds of lag (garbage collector).
-  void setBatchWindow(std::chrono::milliseconds window) { batch_ = window; }
-  void start();
+  // At any time. Added after the cache filled, the handlers first get an add for every
+  // cached object (as client-go's AddEventHandler), then the changes that follow.
+  HandlerId addHandlers(InformerHandlers h);
+  // Once this returns, the handlers are not called again.
+  void removeHandlers(HandlerId id);
+  void start();  // once; later calls do nothing
   void stop();
-  // Waits until the first list has filled the cache.
+  // Blocks until the first list has filled the cache (true), or timeout / stop (false).
   bool waitForSync(std::chrono::milliseconds timeout);
   bool synced() const { return synced_; }
 
@@ -48,19 +55,24 @@ class Informer {
   void run();
   void relist();
   void apply(const std::string& type, CachedObject obj);
-  void drainBatch(std::string& type, CachedObject& obj);
   void setWatch(std::unique_ptr<Watch> w);
 
   Client& client_;
   const ResourceInfo& res_;
   std::string ns_;
   ListOptions sel_;
-  std::vector<InformerHandlers> handlers_;
+  // Held while the cache changes and the handlers hear of it, and while handlers are added
+  // or removed: a handler added meanwhile sees each change once, in order.
+  std::mutex handlersMu_;
+  std::vector<std::pair<HandlerId, InformerHandlers>> handlers_;
+  HandlerId nextHandler_ = 1;
   mutable std::shared_mutex mu_;
   std::map<std::string, CachedObject> cache_;  // "ns/name"
   std::string rv_;
-  std::chrono::milliseconds batch_{0};
   std::atomic<bool> stop_{false}, synced_{false};
+  std::mutex syncMu_;
+  std::condition_variable syncCv_;
+  std::once_flag started_;
   std::thread thread_;
   std::mutex watchMu_;  // guards the watch_ pointer between run() and stop()'s interrupt()
   std::unique_ptr<Watch> watch_;

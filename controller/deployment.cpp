@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/meta.h"
 #include "common/selector.h"
+#include "common/informer_factory.h"
 #include "controller/controller.h"
 #include "controller/deployment_internal.h"
 #include "controller/podutil.h"
@@ -100,12 +101,13 @@ class DeploymentController : public Controller {
         dRes_(*findResource("apps", "deployments")),
         rsRes_(*findResource("apps", "replicasets")),
         podRes_(*findResource("", "pods")),
-        dInf_(c, dRes_),
-        rsInf_(c, rsRes_),
-        podInf_(c, podRes_),
+        informers_(c),
+        dInf_(informers_.use(dRes_)),
+        rsInf_(informers_.use(rsRes_)),
+        podInf_(informers_.use(podRes_)),
         workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers),
         rec_(c, kComponent) {
-    dInf_.addHandlers({[this](const Json& d) { enqueue(d); },
+    informers_.on(dInf_, {[this](const Json& d) { enqueue(d); },
                        [this](const Json&, const Json& d) {
                          tracker_.seen(trackKey("Deployment", objectKey(d)), rvOf(d));
                          enqueue(d);
@@ -114,31 +116,25 @@ class DeploymentController : public Controller {
                          tracker_.forget(objectKey(d));
                          enqueue(d);
                        }});
-    rsInf_.addHandlers({[this](const Json& rs) { rsChanged(nullptr, rs); },
+    informers_.on(rsInf_, {[this](const Json& rs) { rsChanged(nullptr, rs); },
                         [this](const Json& o, const Json& rs) { rsChanged(&o, rs); },
                         [this](const Json& rs) {
                           tracker_.gone(trackKey("ReplicaSet", objectKey(rs)));
                           if (auto d = owningDeployment(rs)) enqueue(*d);
                         }});
-    podInf_.addHandlers({nullptr, nullptr, [this](const Json& pod) { podDeleted(pod); }});
+    informers_.on(podInf_, {nullptr, nullptr, [this](const Json& pod) { podDeleted(pod); }});
   }
   ~DeploymentController() override { stop(); }
 
   const char* name() const override { return kComponent; }
 
   void start() override {
-    dInf_.start();
-    rsInf_.start();
-    podInf_.start();
-    for (auto* inf : {&dInf_, &rsInf_, &podInf_})
-      if (!inf->waitForSync(std::chrono::seconds(30))) LOGW(kComponent, "informer not synced; starting anyway");
+    if (!informers_.start()) return;  // workers only on filled caches
     workers_.start();
   }
 
   void stop() override {
-    dInf_.stop();
-    rsInf_.stop();
-    podInf_.stop();
+    informers_.stop();  // no handler calls after this
     workers_.stop();
   }
 
@@ -267,7 +263,8 @@ class DeploymentController : public Controller {
   const ResourceInfo& dRes_;
   const ResourceInfo& rsRes_;
   const ResourceInfo& podRes_;
-  Informer dInf_, rsInf_, podInf_;
+  InformerSet informers_;  // before the references into it
+  Informer &dInf_, &rsInf_, &podInf_;
   WriteTracker tracker_;
   QueueWorkers workers_;
   EventRecorder rec_;

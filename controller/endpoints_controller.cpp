@@ -8,6 +8,7 @@
 #include "common/informer.h"
 #include "common/log.h"
 #include "common/meta.h"
+#include "common/informer_factory.h"
 #include "controller/controller.h"
 #include "controller/endpoints_util.h"
 #include "controller/workers.h"
@@ -39,14 +40,15 @@ class EndpointsController : public Controller {
  public:
   EndpointsController(Client& c, const ControllerOptions& o)
       : client_(c),
-        services_(c, *findResource("", "services")),
-        pods_(c, *findResource("", "pods")),
-        endpoints_(c, *findResource("", "endpoints")),
+        informers_(c),
+        services_(informers_.use(*findResource("", "services"))),
+        pods_(informers_.use(*findResource("", "pods"))),
+        endpoints_(informers_.use(*findResource("", "endpoints"))),
         workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
-    services_.addHandlers({[this](const Json& s) { enqueue(s); },
+    informers_.on(services_, {[this](const Json& s) { enqueue(s); },
                            [this](const Json&, const Json& s) { enqueue(s); },
                            [this](const Json& s) { enqueue(s); }});
-    pods_.addHandlers({[this](const Json& p) { enqueueForPod(p); },
+    informers_.on(pods_, {[this](const Json& p) { enqueueForPod(p); },
                        [this](const Json& a, const Json& b) {
                          enqueueForPod(a);
                          if (labelsOf(a) != labelsOf(b)) enqueueForPod(b);
@@ -57,7 +59,7 @@ class EndpointsController : public Controller {
       auto svc = services_.get(namespaceOf(ep), nameOf(ep));
       if (svc && serviceHasSelector(*svc)) enqueue(ep);
     };
-    endpoints_.addHandlers({nullptr, [managed](const Json&, const Json& ep) { managed(ep); }, managed});
+    informers_.on(endpoints_, {nullptr, [managed](const Json&, const Json& ep) { managed(ep); }, managed});
   }
 
   ~EndpointsController() override { stop(); }
@@ -65,17 +67,13 @@ class EndpointsController : public Controller {
   const char* name() const override { return kComponent; }
 
   void start() override {
-    services_.start();
-    pods_.start();
-    endpoints_.start();
-    services_.waitForSync(std::chrono::seconds(10));
-    pods_.waitForSync(std::chrono::seconds(10));
+    if (!informers_.start()) return;  // workers only on filled caches
     workers_.start();
   }
 
   void stop() override {
+    informers_.stop();  // no handler calls after this
     workers_.stop();
-    stopInformers({&endpoints_, &pods_, &services_});
   }
 
  private:
@@ -175,7 +173,8 @@ class EndpointsController : public Controller {
   }
 
   Client& client_;
-  Informer services_, pods_, endpoints_;
+  InformerSet informers_;  // before the references into it
+  Informer &services_, &pods_, &endpoints_;
   QueueWorkers workers_;
 };
 

@@ -8,6 +8,7 @@
 #include "common/informer.h"
 #include "common/log.h"
 #include "common/meta.h"
+#include "common/informer_factory.h"
 #include "controller/controller.h"
 #include "controller/endpoints_util.h"
 #include "controller/workers.h"
@@ -32,14 +33,15 @@ class EndpointSliceController : public Controller {
   EndpointSliceController(Client& c, const ControllerOptions& o)
       : client_(c),
         sliceRes_(*findResource("discovery.k8s.io", "endpointslices")),
-        services_(c, *findResource("", "services")),
-        pods_(c, *findResource("", "pods")),
-        slices_(c, sliceRes_, "", managedSelector()),
+        informers_(c),
+        services_(informers_.use(*findResource("", "services"))),
+        pods_(informers_.use(*findResource("", "pods"))),
+        slices_(informers_.use(sliceRes_, "", managedSelector())),
         workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
-    services_.addHandlers({[this](const Json& s) { enqueue(s); },
+    informers_.on(services_, {[this](const Json& s) { enqueue(s); },
                            [this](const Json&, const Json& s) { enqueue(s); },
                            [this](const Json& s) { enqueue(s); }});
-    pods_.addHandlers({[this](const Json& p) { enqueueForPod(p); },
+    informers_.on(pods_, {[this](const Json& p) { enqueueForPod(p); },
                        [this](const Json& a, const Json& b) {
                          enqueueForPod(a);
                          if (labelsOf(a) != labelsOf(b)) enqueueForPod(b);
@@ -50,7 +52,7 @@ class EndpointSliceController : public Controller {
       std::string svc = labelsOf(s).value(kServiceNameLabel, "");
       if (!svc.empty()) workers_.queue().add(namespaceOf(s) + "/" + svc);
     };
-    slices_.addHandlers({nullptr, [bySlice](const Json&, const Json& s) { bySlice(s); }, bySlice});
+    informers_.on(slices_, {nullptr, [bySlice](const Json&, const Json& s) { bySlice(s); }, bySlice});
   }
 
   ~EndpointSliceController() override { stop(); }
@@ -58,17 +60,13 @@ class EndpointSliceController : public Controller {
   const char* name() const override { return kComponent; }
 
   void start() override {
-    services_.start();
-    pods_.start();
-    slices_.start();
-    services_.waitForSync(std::chrono::seconds(10));
-    pods_.waitForSync(std::chrono::seconds(10));
+    if (!informers_.start()) return;  // workers only on filled caches
     workers_.start();
   }
 
   void stop() override {
+    informers_.stop();  // no handler calls after this
     workers_.stop();
-    stopInformers({&slices_, &pods_, &services_});
   }
 
  private:
@@ -210,7 +208,8 @@ class EndpointSliceController : public Controller {
 
   Client& client_;
   const ResourceInfo& sliceRes_;
-  Informer services_, pods_, slices_;
+  InformerSet informers_;  // before the references into it
+  Informer &services_, &pods_, &slices_;
   QueueWorkers workers_;
 };
 

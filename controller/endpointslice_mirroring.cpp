@@ -9,6 +9,7 @@
 #include "common/informer.h"
 #include "common/log.h"
 #include "common/meta.h"
+#include "common/informer_factory.h"
 #include "controller/controller.h"
 #include "controller/endpoints_util.h"
 #include "controller/workers.h"
@@ -28,18 +29,19 @@ class EndpointSliceMirroringController : public Controller {
   EndpointSliceMirroringController(Client& c, const ControllerOptions& o)
       : client_(c),
         sliceRes_(*findResource("discovery.k8s.io", "endpointslices")),
-        services_(c, *findResource("", "services")),
-        endpoints_(c, *findResource("", "endpoints")),
-        slices_(c, sliceRes_, "", managedSelector()),
+        informers_(c),
+        services_(informers_.use(*findResource("", "services"))),
+        endpoints_(informers_.use(*findResource("", "endpoints"))),
+        slices_(informers_.use(sliceRes_, "", managedSelector())),
         workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
     auto byObject = [this](const Json& o) { workers_.queue().add(objectKey(o)); };
-    services_.addHandlers({byObject, [byObject](const Json&, const Json& s) { byObject(s); }, byObject});
-    endpoints_.addHandlers({byObject, [byObject](const Json&, const Json& e) { byObject(e); }, byObject});
+    informers_.on(services_, {byObject, [byObject](const Json&, const Json& s) { byObject(s); }, byObject});
+    informers_.on(endpoints_, {byObject, [byObject](const Json&, const Json& e) { byObject(e); }, byObject});
     auto bySlice = [this](const Json& s) {
       std::string svc = labelsOf(s).value(kServiceNameLabel, "");
       if (!svc.empty()) workers_.queue().add(namespaceOf(s) + "/" + svc);
     };
-    slices_.addHandlers({nullptr, [bySlice](const Json&, const Json& s) { bySlice(s); }, bySlice});
+    informers_.on(slices_, {nullptr, [bySlice](const Json&, const Json& s) { bySlice(s); }, bySlice});
   }
 
   ~EndpointSliceMirroringController() override { stop(); }
@@ -47,17 +49,13 @@ class EndpointSliceMirroringController : public Controller {
   const char* name() const override { return kComponent; }
 
   void start() override {
-    services_.start();
-    endpoints_.start();
-    slices_.start();
-    services_.waitForSync(std::chrono::seconds(10));
-    endpoints_.waitForSync(std::chrono::seconds(10));
+    if (!informers_.start()) return;  // workers only on filled caches
     workers_.start();
   }
 
   void stop() override {
+    informers_.stop();  // no handler calls after this
     workers_.stop();
-    stopInformers({&slices_, &endpoints_, &services_});
   }
 
  private:
@@ -151,7 +149,8 @@ class EndpointSliceMirroringController : public Controller {
 
   Client& client_;
   const ResourceInfo& sliceRes_;
-  Informer services_, endpoints_, slices_;
+  InformerSet informers_;  // before the references into it
+  Informer &services_, &endpoints_, &slices_;
   QueueWorkers workers_;
 };
 

@@ -14,6 +14,7 @@
 #include "common/informer.h"
 #include "common/log.h"
 #include "common/meta.h"
+#include "common/informer_factory.h"
 #include "controller/controller.h"
 #include "controller/workers.h"
 
@@ -78,17 +79,14 @@ Item parseItem(const std::string& key) {
 class GarbageCollector : public Controller {
  public:
   GarbageCollector(Client& c, const ControllerOptions& o)
-      : client_(c), workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
+      : client_(c), informers_(c), workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
+    // Every change of every kind reaches the collector, through the informers every other
+    // component shares.
     for (auto& r : allResources()) {
-      auto inf = std::make_unique<Informer>(c, r);
-      // Every change of every kind reaches the collector; its decisions re-read through the
-      // API, so a few ms of lag is harmless and a burst of changes wakes each informer once.
-      inf->setBatchWindow(std::chrono::milliseconds(5));
       const ResourceInfo* res = &r;
-      inf->addHandlers({[this, res](const Json& obj) { observe(*res, nullptr, obj); },
-                        [this, res](const Json& old, const Json& obj) { observe(*res, &old, obj); },
-                        [this, res](const Json& obj) { forget(*res, obj); }});
-      informers_.push_back(std::move(inf));
+      informers_.on(informers_.use(r), {[this, res](const Json& obj) { observe(*res, nullptr, obj); },
+                                        [this, res](const Json& old, const Json& obj) { observe(*res, &old, obj); },
+                                        [this, res](const Json& obj) { forget(*res, obj); }});
     }
   }
 
@@ -97,16 +95,13 @@ class GarbageCollector : public Controller {
   const char* name() const override { return kComponent; }
 
   void start() override {
-    for (auto& i : informers_) i->start();
-    for (auto& i : informers_) i->waitForSync(std::chrono::seconds(10));
+    if (!informers_.start()) return;  // workers only on filled caches
     workers_.start();
   }
 
   void stop() override {
+    informers_.stop();  // no handler calls after this
     workers_.stop();
-    std::vector<Informer*> all;
-    for (auto& i : informers_) all.push_back(i.get());
-    stopInformers(all);
   }
 
  private:
@@ -318,7 +313,7 @@ class GarbageCollector : public Controller {
   };
 
   Client& client_;
-  std::vector<std::unique_ptr<Informer>> informers_;
+  InformerSet informers_;
   std::mutex mu_;
   std::map<std::string, std::set<std::string>> dependents_;     // owner uid -> dependent item keys
   std::map<std::string, std::vector<std::string>> ownersOf_;  // dependent item key -> owner uids

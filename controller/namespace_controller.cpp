@@ -7,6 +7,7 @@
 #include "common/informer.h"
 #include "common/log.h"
 #include "common/meta.h"
+#include "common/informer_factory.h"
 #include "controller/controller.h"
 #include "controller/workers.h"
 
@@ -44,24 +45,24 @@ class NamespaceController : public Controller {
   NamespaceController(Client& c, const ControllerOptions& o)
       : client_(c),
         nsRes_(*findResource("", "namespaces")),
-        namespaces_(c, nsRes_),
+        informers_(c),
+        namespaces_(informers_.use(nsRes_)),
         workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
     auto onChange = [this](const Json& ns) {
       if (metaOf(ns).contains("deletionTimestamp")) workers_.queue().add(nameOf(ns));
     };
-    namespaces_.addHandlers({onChange, [onChange](const Json&, const Json& ns) { onChange(ns); }, nullptr});
+    informers_.on(namespaces_, {onChange, [onChange](const Json&, const Json& ns) { onChange(ns); }, nullptr});
   }
   ~NamespaceController() override { stop(); }
 
   const char* name() const override { return kComponent; }
   void start() override {
-    namespaces_.start();
-    namespaces_.waitForSync(std::chrono::seconds(10));
+    if (!informers_.start()) return;  // workers only on filled caches
     workers_.start();
   }
   void stop() override {
+    informers_.stop();  // no handler calls after this
     workers_.stop();
-    namespaces_.stop();
   }
 
  private:
@@ -164,7 +165,8 @@ class NamespaceController : public Controller {
 
   Client& client_;
   const ResourceInfo& nsRes_;
-  Informer namespaces_;
+  InformerSet informers_;  // before the references into it
+  Informer &namespaces_;
   QueueWorkers workers_;
 };
 

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/meta.h"
 #include "common/selector.h"
+#include "common/informer_factory.h"
 #include "controller/controller.h"
 #include "controller/podutil.h"
 #include "controller/workers.h"
@@ -108,14 +109,15 @@ class ReplicaSetController : public Controller {
       : c_(c),
         rsRes_(*findResource("apps", "replicasets")),
         podRes_(*findResource("", "pods")),
-        rsInf_(c, rsRes_),
-        podInf_(c, podRes_),
+        informers_(c),
+        rsInf_(informers_.use(rsRes_)),
+        podInf_(informers_.use(podRes_)),
         workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers),
         rec_(c, kComponent) {
-    rsInf_.addHandlers({[this](const Json& rs) { enqueue(rs); },
+    informers_.on(rsInf_, {[this](const Json& rs) { enqueue(rs); },
                         [this](const Json&, const Json& rs) { enqueue(rs); },
                         [this](const Json& rs) { exp_.forget(objectKey(rs)); }});
-    podInf_.addHandlers({[this](const Json& p) { podAdded(p); },
+    informers_.on(podInf_, {[this](const Json& p) { podAdded(p); },
                          [this](const Json& o, const Json& n) { podUpdated(o, n); },
                          [this](const Json& p) { podDeleted(p); }});
   }
@@ -124,16 +126,12 @@ class ReplicaSetController : public Controller {
   const char* name() const override { return kComponent; }
 
   void start() override {
-    rsInf_.start();
-    podInf_.start();
-    if (!rsInf_.waitForSync(std::chrono::seconds(30)) || !podInf_.waitForSync(std::chrono::seconds(30)))
-      LOGW(kComponent, "informers not synced; starting anyway");
+    if (!informers_.start()) return;  // workers only on filled caches
     workers_.start();
   }
 
   void stop() override {
-    rsInf_.stop();
-    podInf_.stop();
+    informers_.stop();  // no handler calls after this
     workers_.stop();
   }
 
@@ -401,7 +399,8 @@ class ReplicaSetController : public Controller {
   Client& c_;
   const ResourceInfo& rsRes_;
   const ResourceInfo& podRes_;
-  Informer rsInf_, podInf_;
+  InformerSet informers_;  // before the references into it
+  Informer &rsInf_, &podInf_;
   PodExpectations exp_;
   QueueWorkers workers_;
   EventRecorder rec_;

@@ -9,6 +9,7 @@
 #include "common/informer.h"
 #include "common/log.h"
 #include "common/meta.h"
+#include "common/informer_factory.h"
 #include "controller/controller.h"
 #include "controller/scheduler_fit.h"
 #include "controller/workers.h"
@@ -37,30 +38,28 @@ class Scheduler : public Controller {
   Scheduler(Client& c, const ControllerOptions& o)
       : client_(c),
         podRes_(*findResource("", "pods")),
-        pods_(c, podRes_),
-        nodes_(c, *findResource("", "nodes")),
+        informers_(c),
+        pods_(informers_.use(podRes_)),
+        nodes_(informers_.use(*findResource("", "nodes"))),
         events_(c, kComponent),
         // One worker: decisions use the committed usage of the previous one.
         workers_(kComponent, [this](const std::string& k) { sync(k); }, 1) {
-    pods_.addHandlers({[this](const Json& p) { onPod(nullptr, p); },
+    informers_.on(pods_, {[this](const Json& p) { onPod(nullptr, p); },
                        [this](const Json& a, const Json& b) { onPod(&a, b); },
                        [this](const Json& p) { onPodGone(p); }});
     auto nodeChanged = [this](const Json&) { retryUnschedulable(); };
-    nodes_.addHandlers({nodeChanged, [nodeChanged](const Json&, const Json& n) { nodeChanged(n); }, nullptr});
+    informers_.on(nodes_, {nodeChanged, [nodeChanged](const Json&, const Json& n) { nodeChanged(n); }, nullptr});
   }
   ~Scheduler() override { stop(); }
 
   const char* name() const override { return kComponent; }
   void start() override {
-    nodes_.start();
-    pods_.start();
-    nodes_.waitForSync(std::chrono::seconds(10));
-    pods_.waitForSync(std::chrono::seconds(10));
+    if (!informers_.start()) return;  // workers only on filled caches
     workers_.start();
   }
   void stop() override {
+    informers_.stop();  // no handler calls after this
     workers_.stop();
-    stopInformers({&pods_, &nodes_});
   }
 
  private:
@@ -187,7 +186,8 @@ class Scheduler : public Controller {
 
   Client& client_;
   const ResourceInfo& podRes_;
-  Informer pods_, nodes_;
+  InformerSet informers_;  // before the references into it
+  Informer &pods_, &nodes_;
   EventRecorder events_;
   std::mutex mu_;
   std::map<std::string, std::pair<std::string, Json>> assumed_;  // pod key -> (node, pod)

@@ -3,6 +3,7 @@
 #include "common/errors.h"
 #include "common/informer.h"
 #include "common/meta.h"
+#include "common/informer_factory.h"
 #include "controller/controller.h"
 #include "controller/workers.h"
 
@@ -17,12 +18,13 @@ class ServiceAccountController : public Controller {
   ServiceAccountController(Client& c, const ControllerOptions& o)
       : client_(c),
         saRes_(*findResource("", "serviceaccounts")),
-        namespaces_(c, *findResource("", "namespaces")),
-        accounts_(c, saRes_),
+        informers_(c),
+        namespaces_(informers_.use(*findResource("", "namespaces"))),
+        accounts_(informers_.use(saRes_)),
         workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
     auto byNs = [this](const Json& ns) { workers_.queue().add(nameOf(ns)); };
-    namespaces_.addHandlers({byNs, [byNs](const Json&, const Json& ns) { byNs(ns); }, nullptr});
-    accounts_.addHandlers({nullptr, nullptr, [this](const Json& sa) {
+    informers_.on(namespaces_, {byNs, [byNs](const Json&, const Json& ns) { byNs(ns); }, nullptr});
+    informers_.on(accounts_, {nullptr, nullptr, [this](const Json& sa) {
                              if (nameOf(sa) == "default") workers_.queue().add(namespaceOf(sa));
                            }});
   }
@@ -30,15 +32,12 @@ class ServiceAccountController : public Controller {
 
   const char* name() const override { return kComponent; }
   void start() override {
-    namespaces_.start();
-    accounts_.start();
-    namespaces_.waitForSync(std::chrono::seconds(10));
-    accounts_.waitForSync(std::chrono::seconds(10));
+    if (!informers_.start()) return;  // workers only on filled caches
     workers_.start();
   }
   void stop() override {
+    informers_.stop();  // no handler calls after this
     workers_.stop();
-    stopInformers({&accounts_, &namespaces_});
   }
 
  private:
@@ -56,7 +55,8 @@ class ServiceAccountController : public Controller {
 
   Client& client_;
   const ResourceInfo& saRes_;
-  Informer namespaces_, accounts_;
+  InformerSet informers_;  // before the references into it
+  Informer &namespaces_, &accounts_;
   QueueWorkers workers_;
 };
 

@@ -59,12 +59,4 @@ class QueueWorkers {
   std::vector<std::thread> threads_;
 };
 
-// Stops informers side by side: each one's stop waits out its watch poll, so
-// one after another would add up.
-inline void stopInformers(const std::vector<Informer*>& informers) {
-  std::vector<std::thread> threads;
-  for (auto* i : informers) threads.emplace_back([i] { i->stop(); });
-  for (auto& t : threads) t.join();
-}
-
 }  // namespace k1s

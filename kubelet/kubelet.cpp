@@ -72,10 +72,11 @@ Kubelet::Impl::Impl(Client& c, KubeletOptions o)
       network(PodNetworkOptions{opts.bridge, opts.podCIDR, opts.clusterCIDR, opts.serviceCIDR, opts.runDir,
                                 opts.dataDir + "/ipam.json", opts.podEgress}),
       events(c, kComp, opts.nodeName),
-      pods(c, *findResource("", "pods"), "", nodeSelector(opts.nodeName)),
-      configMaps(c, *findResource("", "configmaps")),
-      secrets(c, *findResource("", "secrets")),
-      services(c, *findResource("", "services")) {
+      informers(c),
+      pods(informers.use(*findResource("", "pods"), "", nodeSelector(opts.nodeName))),
+      configMaps(informers.use(*findResource("", "configmaps"))),
+      secrets(informers.use(*findResource("", "secrets"))),
+      services(informers.use(*findResource("", "services"))) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   nodeCpuMilli = (cpus > 0 ? cpus : 1) * 1000;
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
@@ -90,19 +91,15 @@ Kubelet::Impl::Impl(Client& c, KubeletOptions o)
     }
     queue.add(uid);
   };
-  pods.addHandlers({onPod, [onPod](const Json&, const Json& p) { onPod(p); },
+  informers.on(pods, {onPod, [onPod](const Json&, const Json& p) { onPod(p); },
                     [this](const Json& p) { queue.add(metaOf(p).value("uid", "")); }});
   // A changed ConfigMap or Secret refreshes the volumes of the pods of its namespace.
   auto touchNamespace = [this](const Json& o) {
     for (auto& p : pods.list(namespaceOf(o))) queue.add(metaOf(*p).value("uid", ""));
   };
-  for (Informer* inf : {&configMaps, &secrets}) {
-    // Many ConfigMaps and Secrets change without concerning a pod of this node: a burst of
-    // them wakes the kubelet once (lookups that miss the cache read the API, pod_worker.cpp).
-    inf->setBatchWindow(std::chrono::milliseconds(5));
-    inf->addHandlers({touchNamespace, [touchNamespace](const Json&, const Json& n) { touchNamespace(n); },
-                      touchNamespace});
-  }
+  for (Informer* inf : {&configMaps, &secrets})
+    informers.on(*inf, {touchNamespace, [touchNamespace](const Json&, const Json& n) { touchNamespace(n); },
+                        touchNamespace});
 }
 
 void Kubelet::Impl::workerLoop() {
@@ -240,9 +237,7 @@ void Kubelet::start() {
   } catch (std::exception& e) {
     LOGW(kComp, "importing dropped image archives: " << e.what());
   }
-  for (Informer* inf : {&I.configMaps, &I.secrets, &I.services, &I.pods}) inf->start();
-  for (Informer* inf : {&I.configMaps, &I.secrets, &I.services, &I.pods})
-    if (!inf->waitForSync(std::chrono::seconds(30))) LOGW(kComp, "informer did not sync kind=" << inf->resource().kind);
+  if (!I.informers.start()) return;  // stopped before the caches filled
   I.adoptAndCleanOrphans();
   for (int i = 0; i < kWorkers; ++i) I.workers.emplace_back([&I] { I.workerLoop(); });
   I.ticker = std::thread([&I] { I.tickerLoop(); });
@@ -257,7 +252,7 @@ void Kubelet::stop() {
     if (I.stopping.exchange(true)) return;
   }
   I.tickCv.notify_all();
-  for (Informer* inf : {&I.pods, &I.configMaps, &I.secrets, &I.services}) inf->stop();
+  I.informers.stop();  // no handler calls after this
   I.queue.shutdown();
   for (auto& t : I.workers)
     if (t.joinable()) t.join();

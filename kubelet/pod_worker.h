@@ -14,6 +14,7 @@
 
 #include "common/events.h"
 #include "common/informer.h"
+#include "common/informer_factory.h"
 #include "common/workqueue.h"
 #include "kubelet/images.h"
 #include "kubelet/kubelet.h"
@@ -75,7 +76,8 @@ struct Kubelet::Impl {
   ImageStore images;
   PodNetworkManager network;
   EventRecorder events;
-  Informer pods, configMaps, secrets, services;
+  InformerSet informers;  // before the references into it
+  Informer &pods, &configMaps, &secrets, &services;
   WorkQueue queue{std::chrono::milliseconds(200), std::chrono::seconds(30)};
   std::vector<std::thread> workers;
   std::thread ticker;

@@ -29,6 +29,7 @@
 
 #include "common/errors.h"
 #include "common/informer.h"
+#include "common/informer_factory.h"
 #include "common/log.h"
 #include "netproxy/dns_wire.h"
 #include "netproxy/dns_zone.h"
@@ -145,7 +146,8 @@ struct AnswerCache {
 struct ClusterDns::Impl {
   Client& client;
   DnsOptions opts;
-  Informer services, slices, pods;
+  InformerSet informers;  // before the references into it
+  Informer &services, &slices, &pods;
   ClusterZone zone;
   HostsFile hosts{"/etc/hosts"};
   std::vector<std::unique_ptr<Fd>> udp;  // one SO_REUSEPORT socket per worker
@@ -166,16 +168,17 @@ struct ClusterDns::Impl {
   Impl(Client& c, DnsOptions o)
       : client(c),
         opts(std::move(o)),
-        services(c, *findResource("", "services")),
-        slices(c, *findResource("discovery.k8s.io", "endpointslices")),
-        pods(c, *findResource("", "pods")),
+        informers(c),
+        services(informers.use(*findResource("", "services"))),
+        slices(informers.use(*findResource("discovery.k8s.io", "endpointslices"))),
+        pods(informers.use(*findResource("", "pods"))),
         zone(services, slices, pods, opts.clusterDomain) {
     // Any change may change an answer: the workers drop their cached ones.
     InformerHandlers h;
     h.onAdd = [this](const Json&) { generation++; };
     h.onUpdate = [this](const Json&, const Json&) { generation++; };
     h.onDelete = [this](const Json&) { generation++; };
-    for (Informer* i : {&services, &slices, &pods}) i->addHandlers(h);
+    for (Informer* i : {&services, &slices, &pods}) informers.on(*i, h);
   }
 
   // The whole answer to one query packet ("" = send nothing).
@@ -502,10 +505,7 @@ void ClusterDns::start() {
   ::setsockopt(d.tcp.fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
   if (::bind(d.tcp.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(d.tcp.fd, 64) != 0)
     fail("listen on");
-  d.services.start();
-  d.slices.start();
-  d.pods.start();
-  for (Informer* i : {&d.services, &d.slices, &d.pods}) i->waitForSync(std::chrono::seconds(5));
+  d.informers.start();
   d.generation++;
   d.stopping = false;
   uint64_t pending;
@@ -531,9 +531,7 @@ void ClusterDns::stop() {
   d.reapConnections(true);
   d.udp.clear();
   d.tcp.reset();
-  d.services.stop();
-  d.slices.stop();
-  d.pods.stop();
+  d.informers.stop();
   d.started = false;
 }
 

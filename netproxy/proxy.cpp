@@ -13,6 +13,7 @@
 
 #include "common/events.h"
 #include "common/informer.h"
+#include "common/informer_factory.h"
 #include "common/log.h"
 #include "netproxy/lb_ports.h"
 #include "netproxy/proxy_rules.h"
@@ -33,7 +34,8 @@ constexpr auto kMinInterval = std::chrono::milliseconds(2);
 struct ServiceProxy::Impl {
   Client& client;
   ProxyOptions o;
-  Informer services, slices;
+  InformerSet informers;  // before the references into it
+  Informer &services, &slices;
   RuleSyncer syncer;
   EventRecorder events;
   std::map<std::string, std::string> waiting;  // pending LoadBalancer "ns/name" -> what its last Warning named
@@ -45,8 +47,9 @@ struct ServiceProxy::Impl {
   Impl(Client& c, ProxyOptions opts)
       : client(c),
         o(std::move(opts)),
-        services(c, *findResource("", "services")),
-        slices(c, *findResource("discovery.k8s.io", "endpointslices")),
+        informers(c),
+        services(informers.use(*findResource("", "services"))),
+        slices(informers.use(*findResource("discovery.k8s.io", "endpointslices"))),
         syncer(o),
         events(c, "service-lb-controller") {}
 
@@ -193,12 +196,9 @@ void ServiceProxy::start() {
   h.onAdd = [&d](const Json&) { d.kick(); };
   h.onUpdate = [&d](const Json&, const Json&) { d.kick(); };
   h.onDelete = [&d](const Json&) { d.kick(); };
-  d.services.addHandlers(h);
-  d.slices.addHandlers(h);
-  d.services.start();
-  d.slices.start();
-  d.services.waitForSync(std::chrono::seconds(5));
-  d.slices.waitForSync(std::chrono::seconds(5));
+  d.informers.on(d.services, h);
+  d.informers.on(d.slices, h);
+  d.informers.start();
   d.thread = std::thread([&d] { d.run(); });
 }
 
@@ -212,8 +212,7 @@ void ServiceProxy::stop() {
     d.cv.notify_one();
   }
   if (d.thread.joinable()) d.thread.join();
-  d.services.stop();
-  d.slices.stop();
+  d.informers.stop();
   if (d.o.cleanupOnExit) d.syncer.cleanup();
 }
 
