@@ -5,17 +5,16 @@
 #include <mutex>
 #include <set>
 
+#include "common/controller_runner.h"
 #include "common/errors.h"
 #include "common/events.h"
 #include "common/informer.h"
 #include "common/log.h"
 #include "common/meta.h"
 #include "common/selector.h"
-#include "common/informer_factory.h"
 #include "controller/controller.h"
 #include "controller/deployment_internal.h"
 #include "controller/podutil.h"
-#include "controller/workers.h"
 
 namespace k1s {
 
@@ -101,13 +100,12 @@ class DeploymentController : public Controller {
         dRes_(*findResource("apps", "deployments")),
         rsRes_(*findResource("apps", "replicasets")),
         podRes_(*findResource("", "pods")),
-        informers_(c),
-        dInf_(informers_.use(dRes_)),
-        rsInf_(informers_.use(rsRes_)),
-        podInf_(informers_.use(podRes_)),
-        workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        dInf_(runner_.use(dRes_)),
+        rsInf_(runner_.use(rsRes_)),
+        podInf_(runner_.use(podRes_)),
         rec_(c, kComponent) {
-    informers_.on(dInf_, {[this](const Json& d) { enqueue(d); },
+    runner_.on(dInf_, {[this](const Json& d) { enqueue(d); },
                        [this](const Json&, const Json& d) {
                          tracker_.seen(trackKey("Deployment", objectKey(d)), rvOf(d));
                          enqueue(d);
@@ -116,30 +114,24 @@ class DeploymentController : public Controller {
                          tracker_.forget(objectKey(d));
                          enqueue(d);
                        }});
-    informers_.on(rsInf_, {[this](const Json& rs) { rsChanged(nullptr, rs); },
+    runner_.on(rsInf_, {[this](const Json& rs) { rsChanged(nullptr, rs); },
                         [this](const Json& o, const Json& rs) { rsChanged(&o, rs); },
                         [this](const Json& rs) {
                           tracker_.gone(trackKey("ReplicaSet", objectKey(rs)));
                           if (auto d = owningDeployment(rs)) enqueue(*d);
                         }});
-    informers_.on(podInf_, {nullptr, nullptr, [this](const Json& pod) { podDeleted(pod); }});
+    runner_.on(podInf_, {nullptr, nullptr, [this](const Json& pod) { podDeleted(pod); }});
   }
   ~DeploymentController() override { stop(); }
 
   const char* name() const override { return kComponent; }
 
-  void start() override {
-    if (!informers_.start()) return;  // workers only on filled caches
-    workers_.start();
-  }
+  void start() override { runner_.start(); }
 
-  void stop() override {
-    informers_.stop();  // no handler calls after this
-    workers_.stop();
-  }
+  void stop() override { runner_.stop(); }
 
  private:
-  void enqueue(const Json& d) { workers_.queue().add(objectKey(d)); }
+  void enqueue(const Json& d) { runner_.queue().add(objectKey(d)); }
 
   CachedObject owningDeployment(const Json& rs) {
     Json ref = controllerRef(rs);
@@ -232,7 +224,7 @@ class DeploymentController : public Controller {
     };
     if (tracker_.pending(key, cachedRv)) {
       // The informer will bring the write (and this key) back; this is the fallback.
-      workers_.queue().addAfter(key, std::chrono::duration_cast<std::chrono::milliseconds>(kWriteTTL) +
+      runner_.queue().addAfter(key, std::chrono::duration_cast<std::chrono::milliseconds>(kWriteTTL) +
                                          std::chrono::milliseconds(100));
       return;
     }
@@ -255,7 +247,7 @@ class DeploymentController : public Controller {
         rsRes_,
         [&](const Json& obj) { tracker_.wrote(key, trackKey(obj.value("kind", ""), objectKey(obj)), rvOf(obj)); },
         [&](const std::string& rsKey) { tracker_.wrote(key, trackKey("ReplicaSet", rsKey), 0); },
-        [&](std::chrono::milliseconds after) { workers_.queue().addAfter(key, after); }};
+        [&](std::chrono::milliseconds after) { runner_.queue().addAfter(key, after); }};
     deploy::DeploymentSync(env, std::move(d), std::move(rsList), std::move(podsByRs)).run();
   }
 
@@ -263,10 +255,9 @@ class DeploymentController : public Controller {
   const ResourceInfo& dRes_;
   const ResourceInfo& rsRes_;
   const ResourceInfo& podRes_;
-  InformerSet informers_;  // before the references into it
+  ControllerRunner runner_;  // before the informer references into it
   Informer &dInf_, &rsInf_, &podInf_;
   WriteTracker tracker_;
-  QueueWorkers workers_;
   EventRecorder rec_;
 };
 

@@ -4,14 +4,13 @@
 #include <algorithm>
 #include <map>
 
+#include "common/controller_runner.h"
 #include "common/errors.h"
 #include "common/informer.h"
 #include "common/log.h"
 #include "common/meta.h"
-#include "common/informer_factory.h"
 #include "controller/controller.h"
 #include "controller/endpoints_util.h"
-#include "controller/workers.h"
 
 namespace k1s {
 
@@ -40,15 +39,14 @@ class EndpointsController : public Controller {
  public:
   EndpointsController(Client& c, const ControllerOptions& o)
       : client_(c),
-        informers_(c),
-        services_(informers_.use(*findResource("", "services"))),
-        pods_(informers_.use(*findResource("", "pods"))),
-        endpoints_(informers_.use(*findResource("", "endpoints"))),
-        workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
-    informers_.on(services_, {[this](const Json& s) { enqueue(s); },
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        services_(runner_.use(*findResource("", "services"))),
+        pods_(runner_.use(*findResource("", "pods"))),
+        endpoints_(runner_.use(*findResource("", "endpoints"))) {
+    runner_.on(services_, {[this](const Json& s) { enqueue(s); },
                            [this](const Json&, const Json& s) { enqueue(s); },
                            [this](const Json& s) { enqueue(s); }});
-    informers_.on(pods_, {[this](const Json& p) { enqueueForPod(p); },
+    runner_.on(pods_, {[this](const Json& p) { enqueueForPod(p); },
                        [this](const Json& a, const Json& b) {
                          enqueueForPod(a);
                          if (labelsOf(a) != labelsOf(b)) enqueueForPod(b);
@@ -59,25 +57,19 @@ class EndpointsController : public Controller {
       auto svc = services_.get(namespaceOf(ep), nameOf(ep));
       if (svc && serviceHasSelector(*svc)) enqueue(ep);
     };
-    informers_.on(endpoints_, {nullptr, [managed](const Json&, const Json& ep) { managed(ep); }, managed});
+    runner_.on(endpoints_, {nullptr, [managed](const Json&, const Json& ep) { managed(ep); }, managed});
   }
 
   ~EndpointsController() override { stop(); }
 
   const char* name() const override { return kComponent; }
 
-  void start() override {
-    if (!informers_.start()) return;  // workers only on filled caches
-    workers_.start();
-  }
+  void start() override { runner_.start(); }
 
-  void stop() override {
-    informers_.stop();  // no handler calls after this
-    workers_.stop();
-  }
+  void stop() override { runner_.stop(); }
 
  private:
-  void enqueue(const Json& o) { workers_.queue().add(objectKey(o)); }
+  void enqueue(const Json& o) { runner_.queue().add(objectKey(o)); }
 
   void enqueueForPod(const Json& pod) {
     for (auto& svc : services_.list(namespaceOf(pod)))
@@ -173,9 +165,8 @@ class EndpointsController : public Controller {
   }
 
   Client& client_;
-  InformerSet informers_;  // before the references into it
+  ControllerRunner runner_;  // before the informer references into it
   Informer &services_, &pods_, &endpoints_;
-  QueueWorkers workers_;
 };
 
 }  // namespace

@@ -4,14 +4,13 @@
 #include <algorithm>
 #include <map>
 
+#include "common/controller_runner.h"
 #include "common/errors.h"
 #include "common/informer.h"
 #include "common/log.h"
 #include "common/meta.h"
-#include "common/informer_factory.h"
 #include "controller/controller.h"
 #include "controller/endpoints_util.h"
-#include "controller/workers.h"
 
 namespace k1s {
 
@@ -33,15 +32,14 @@ class EndpointSliceController : public Controller {
   EndpointSliceController(Client& c, const ControllerOptions& o)
       : client_(c),
         sliceRes_(*findResource("discovery.k8s.io", "endpointslices")),
-        informers_(c),
-        services_(informers_.use(*findResource("", "services"))),
-        pods_(informers_.use(*findResource("", "pods"))),
-        slices_(informers_.use(sliceRes_, "", managedSelector())),
-        workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
-    informers_.on(services_, {[this](const Json& s) { enqueue(s); },
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        services_(runner_.use(*findResource("", "services"))),
+        pods_(runner_.use(*findResource("", "pods"))),
+        slices_(runner_.use(sliceRes_, "", managedSelector())) {
+    runner_.on(services_, {[this](const Json& s) { enqueue(s); },
                            [this](const Json&, const Json& s) { enqueue(s); },
                            [this](const Json& s) { enqueue(s); }});
-    informers_.on(pods_, {[this](const Json& p) { enqueueForPod(p); },
+    runner_.on(pods_, {[this](const Json& p) { enqueueForPod(p); },
                        [this](const Json& a, const Json& b) {
                          enqueueForPod(a);
                          if (labelsOf(a) != labelsOf(b)) enqueueForPod(b);
@@ -50,27 +48,21 @@ class EndpointSliceController : public Controller {
     // A slice we manage changed or vanished under us: reconcile its Service.
     auto bySlice = [this](const Json& s) {
       std::string svc = labelsOf(s).value(kServiceNameLabel, "");
-      if (!svc.empty()) workers_.queue().add(namespaceOf(s) + "/" + svc);
+      if (!svc.empty()) runner_.queue().add(namespaceOf(s) + "/" + svc);
     };
-    informers_.on(slices_, {nullptr, [bySlice](const Json&, const Json& s) { bySlice(s); }, bySlice});
+    runner_.on(slices_, {nullptr, [bySlice](const Json&, const Json& s) { bySlice(s); }, bySlice});
   }
 
   ~EndpointSliceController() override { stop(); }
 
   const char* name() const override { return kComponent; }
 
-  void start() override {
-    if (!informers_.start()) return;  // workers only on filled caches
-    workers_.start();
-  }
+  void start() override { runner_.start(); }
 
-  void stop() override {
-    informers_.stop();  // no handler calls after this
-    workers_.stop();
-  }
+  void stop() override { runner_.stop(); }
 
  private:
-  void enqueue(const Json& o) { workers_.queue().add(objectKey(o)); }
+  void enqueue(const Json& o) { runner_.queue().add(objectKey(o)); }
 
   void enqueueForPod(const Json& pod) {
     for (auto& svc : services_.list(namespaceOf(pod)))
@@ -208,9 +200,8 @@ class EndpointSliceController : public Controller {
 
   Client& client_;
   const ResourceInfo& sliceRes_;
-  InformerSet informers_;  // before the references into it
+  ControllerRunner runner_;  // before the informer references into it
   Informer &services_, &pods_, &slices_;
-  QueueWorkers workers_;
 };
 
 }  // namespace

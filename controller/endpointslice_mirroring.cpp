@@ -5,14 +5,13 @@
 // and those of Services with a selector are left alone.
 #include <map>
 
+#include "common/controller_runner.h"
 #include "common/errors.h"
 #include "common/informer.h"
 #include "common/log.h"
 #include "common/meta.h"
-#include "common/informer_factory.h"
 #include "controller/controller.h"
 #include "controller/endpoints_util.h"
-#include "controller/workers.h"
 
 namespace k1s {
 
@@ -29,34 +28,27 @@ class EndpointSliceMirroringController : public Controller {
   EndpointSliceMirroringController(Client& c, const ControllerOptions& o)
       : client_(c),
         sliceRes_(*findResource("discovery.k8s.io", "endpointslices")),
-        informers_(c),
-        services_(informers_.use(*findResource("", "services"))),
-        endpoints_(informers_.use(*findResource("", "endpoints"))),
-        slices_(informers_.use(sliceRes_, "", managedSelector())),
-        workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
-    auto byObject = [this](const Json& o) { workers_.queue().add(objectKey(o)); };
-    informers_.on(services_, {byObject, [byObject](const Json&, const Json& s) { byObject(s); }, byObject});
-    informers_.on(endpoints_, {byObject, [byObject](const Json&, const Json& e) { byObject(e); }, byObject});
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        services_(runner_.use(*findResource("", "services"))),
+        endpoints_(runner_.use(*findResource("", "endpoints"))),
+        slices_(runner_.use(sliceRes_, "", managedSelector())) {
+    auto byObject = [this](const Json& o) { runner_.queue().add(objectKey(o)); };
+    runner_.on(services_, {byObject, [byObject](const Json&, const Json& s) { byObject(s); }, byObject});
+    runner_.on(endpoints_, {byObject, [byObject](const Json&, const Json& e) { byObject(e); }, byObject});
     auto bySlice = [this](const Json& s) {
       std::string svc = labelsOf(s).value(kServiceNameLabel, "");
-      if (!svc.empty()) workers_.queue().add(namespaceOf(s) + "/" + svc);
+      if (!svc.empty()) runner_.queue().add(namespaceOf(s) + "/" + svc);
     };
-    informers_.on(slices_, {nullptr, [bySlice](const Json&, const Json& s) { bySlice(s); }, bySlice});
+    runner_.on(slices_, {nullptr, [bySlice](const Json&, const Json& s) { bySlice(s); }, bySlice});
   }
 
   ~EndpointSliceMirroringController() override { stop(); }
 
   const char* name() const override { return kComponent; }
 
-  void start() override {
-    if (!informers_.start()) return;  // workers only on filled caches
-    workers_.start();
-  }
+  void start() override { runner_.start(); }
 
-  void stop() override {
-    informers_.stop();  // no handler calls after this
-    workers_.stop();
-  }
+  void stop() override { runner_.stop(); }
 
  private:
   static ListOptions managedSelector() {
@@ -149,9 +141,8 @@ class EndpointSliceMirroringController : public Controller {
 
   Client& client_;
   const ResourceInfo& sliceRes_;
-  InformerSet informers_;  // before the references into it
+  ControllerRunner runner_;  // before the informer references into it
   Informer &services_, &endpoints_, &slices_;
-  QueueWorkers workers_;
 };
 
 }  // namespace

@@ -10,13 +10,12 @@
 #include <map>
 #include <set>
 
+#include "common/controller_runner.h"
 #include "common/errors.h"
 #include "common/informer.h"
 #include "common/log.h"
 #include "common/meta.h"
-#include "common/informer_factory.h"
 #include "controller/controller.h"
-#include "controller/workers.h"
 
 namespace k1s {
 
@@ -79,14 +78,14 @@ Item parseItem(const std::string& key) {
 class GarbageCollector : public Controller {
  public:
   GarbageCollector(Client& c, const ControllerOptions& o)
-      : client_(c), informers_(c), workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
+      : client_(c), runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
     // Every change of every kind reaches the collector, through the informers every other
     // component shares.
     for (auto& r : allResources()) {
       const ResourceInfo* res = &r;
-      informers_.on(informers_.use(r), {[this, res](const Json& obj) { observe(*res, nullptr, obj); },
-                                        [this, res](const Json& old, const Json& obj) { observe(*res, &old, obj); },
-                                        [this, res](const Json& obj) { forget(*res, obj); }});
+      runner_.on(runner_.use(r), {[this, res](const Json& obj) { observe(*res, nullptr, obj); },
+                                  [this, res](const Json& old, const Json& obj) { observe(*res, &old, obj); },
+                                  [this, res](const Json& obj) { forget(*res, obj); }});
     }
   }
 
@@ -94,15 +93,9 @@ class GarbageCollector : public Controller {
 
   const char* name() const override { return kComponent; }
 
-  void start() override {
-    if (!informers_.start()) return;  // workers only on filled caches
-    workers_.start();
-  }
+  void start() override { runner_.start(); }
 
-  void stop() override {
-    informers_.stop();  // no handler calls after this
-    workers_.stop();
-  }
+  void stop() override { runner_.stop(); }
 
  private:
   // --- the owner -> dependents index, fed by the informers ---
@@ -121,9 +114,9 @@ class GarbageCollector : public Controller {
         ownersOf_[key].push_back(ownerUid);
       }
     }
-    if (!refs.empty() && (!old || ownerRefsOf(*old) != refs)) workers_.queue().add(key);
+    if (!refs.empty() && (!old || ownerRefsOf(*old) != refs)) runner_.queue().add(key);
     if (beingDeleted(obj) && (hasFinalizer(obj, kOrphan) || hasFinalizer(obj, kForeground)))
-      workers_.queue().add(itemKey('o', r, namespaceOf(obj), nameOf(obj)));
+      runner_.queue().add(itemKey('o', r, namespaceOf(obj), nameOf(obj)));
   }
 
   void forget(const ResourceInfo& r, const Json& obj) {
@@ -145,7 +138,7 @@ class GarbageCollector : public Controller {
       if (deps != dependents_.end())
         for (auto& d : deps->second) wake.push_back(d);
     }
-    for (auto& k : wake) workers_.queue().add(k);
+    for (auto& k : wake) runner_.queue().add(k);
   }
 
   void unindexLocked(const std::string& key) {
@@ -301,7 +294,7 @@ class GarbageCollector : public Controller {
     }
     if (blocking > 0) {
       // Dependent deletions wake us; the timer covers a missed event.
-      workers_.queue().addAfter(itemKey('o', *it.res, it.ns, it.name), std::chrono::seconds(2));
+      runner_.queue().addAfter(itemKey('o', *it.res, it.ns, it.name), std::chrono::seconds(2));
       return;
     }
     client_.update(*it.res, it.ns, withoutFinalizer(*obj, kForeground));
@@ -313,12 +306,11 @@ class GarbageCollector : public Controller {
   };
 
   Client& client_;
-  InformerSet informers_;
+  ControllerRunner runner_;
   std::mutex mu_;
   std::map<std::string, std::set<std::string>> dependents_;     // owner uid -> dependent item keys
   std::map<std::string, std::vector<std::string>> ownersOf_;  // dependent item key -> owner uids
   std::map<std::string, Where> uidToItem_;                     // every object's uid -> where it is
-  QueueWorkers workers_;
 };
 
 }  // namespace

@@ -3,13 +3,12 @@
 // is left its "kubernetes" spec finalizer is cleared and the registry removes it.
 #include <map>
 
+#include "common/controller_runner.h"
 #include "common/errors.h"
 #include "common/informer.h"
 #include "common/log.h"
 #include "common/meta.h"
-#include "common/informer_factory.h"
 #include "controller/controller.h"
-#include "controller/workers.h"
 
 namespace k1s {
 
@@ -45,25 +44,18 @@ class NamespaceController : public Controller {
   NamespaceController(Client& c, const ControllerOptions& o)
       : client_(c),
         nsRes_(*findResource("", "namespaces")),
-        informers_(c),
-        namespaces_(informers_.use(nsRes_)),
-        workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        namespaces_(runner_.use(nsRes_)) {
     auto onChange = [this](const Json& ns) {
-      if (metaOf(ns).contains("deletionTimestamp")) workers_.queue().add(nameOf(ns));
+      if (metaOf(ns).contains("deletionTimestamp")) runner_.queue().add(nameOf(ns));
     };
-    informers_.on(namespaces_, {onChange, [onChange](const Json&, const Json& ns) { onChange(ns); }, nullptr});
+    runner_.on(namespaces_, {onChange, [onChange](const Json&, const Json& ns) { onChange(ns); }, nullptr});
   }
   ~NamespaceController() override { stop(); }
 
   const char* name() const override { return kComponent; }
-  void start() override {
-    if (!informers_.start()) return;  // workers only on filled caches
-    workers_.start();
-  }
-  void stop() override {
-    informers_.stop();  // no handler calls after this
-    workers_.stop();
-  }
+  void start() override { runner_.start(); }
+  void stop() override { runner_.stop(); }
 
  private:
   void sync(const std::string& name) {
@@ -113,7 +105,7 @@ class NamespaceController : public Controller {
     writeConditions(ns, remaining, withFinalizers, deleteError);
     if (!remaining.empty()) {
       // Pods wait for their kubelet, owners for the garbage collector: look again soon.
-      workers_.queue().addAfter(name, std::chrono::milliseconds(500));
+      runner_.queue().addAfter(name, std::chrono::milliseconds(500));
       return;
     }
     Json next = client_.get(nsRes_, "", name);
@@ -165,9 +157,8 @@ class NamespaceController : public Controller {
 
   Client& client_;
   const ResourceInfo& nsRes_;
-  InformerSet informers_;  // before the references into it
+  ControllerRunner runner_;  // before the informer references into it
   Informer &namespaces_;
-  QueueWorkers workers_;
 };
 
 }  // namespace

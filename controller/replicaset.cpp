@@ -8,16 +8,15 @@
 #include <optional>
 #include <set>
 
+#include "common/controller_runner.h"
 #include "common/errors.h"
 #include "common/events.h"
 #include "common/informer.h"
 #include "common/log.h"
 #include "common/meta.h"
 #include "common/selector.h"
-#include "common/informer_factory.h"
 #include "controller/controller.h"
 #include "controller/podutil.h"
-#include "controller/workers.h"
 
 namespace k1s {
 
@@ -109,15 +108,14 @@ class ReplicaSetController : public Controller {
       : c_(c),
         rsRes_(*findResource("apps", "replicasets")),
         podRes_(*findResource("", "pods")),
-        informers_(c),
-        rsInf_(informers_.use(rsRes_)),
-        podInf_(informers_.use(podRes_)),
-        workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        rsInf_(runner_.use(rsRes_)),
+        podInf_(runner_.use(podRes_)),
         rec_(c, kComponent) {
-    informers_.on(rsInf_, {[this](const Json& rs) { enqueue(rs); },
+    runner_.on(rsInf_, {[this](const Json& rs) { enqueue(rs); },
                         [this](const Json&, const Json& rs) { enqueue(rs); },
                         [this](const Json& rs) { exp_.forget(objectKey(rs)); }});
-    informers_.on(podInf_, {[this](const Json& p) { podAdded(p); },
+    runner_.on(podInf_, {[this](const Json& p) { podAdded(p); },
                          [this](const Json& o, const Json& n) { podUpdated(o, n); },
                          [this](const Json& p) { podDeleted(p); }});
   }
@@ -125,18 +123,12 @@ class ReplicaSetController : public Controller {
 
   const char* name() const override { return kComponent; }
 
-  void start() override {
-    if (!informers_.start()) return;  // workers only on filled caches
-    workers_.start();
-  }
+  void start() override { runner_.start(); }
 
-  void stop() override {
-    informers_.stop();  // no handler calls after this
-    workers_.stop();
-  }
+  void stop() override { runner_.stop(); }
 
  private:
-  void enqueue(const Json& rs) { workers_.queue().add(objectKey(rs)); }
+  void enqueue(const Json& rs) { runner_.queue().add(objectKey(rs)); }
 
   // The ReplicaSet that controls the pod, if it exists with the referenced uid.
   CachedObject owningReplicaSet(const Json& pod) {
@@ -393,16 +385,15 @@ class ReplicaSetController : public Controller {
     }
     // Pods that are ready but not yet available for minReadySeconds: look again then.
     if (nextAvailable >= 0)
-      workers_.queue().addAfter(objectKey(rs), std::chrono::seconds(std::max(1LL, nextAvailable - now + 1)));
+      runner_.queue().addAfter(objectKey(rs), std::chrono::seconds(std::max(1LL, nextAvailable - now + 1)));
   }
 
   Client& c_;
   const ResourceInfo& rsRes_;
   const ResourceInfo& podRes_;
-  InformerSet informers_;  // before the references into it
+  ControllerRunner runner_;  // before the informer references into it
   Informer &rsInf_, &podInf_;
   PodExpectations exp_;
-  QueueWorkers workers_;
   EventRecorder rec_;
 };
 

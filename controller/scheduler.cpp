@@ -4,15 +4,14 @@
 // gets a FailedScheduling event; it is retried whenever nodes or pods change.
 #include <set>
 
+#include "common/controller_runner.h"
 #include "common/errors.h"
 #include "common/events.h"
 #include "common/informer.h"
 #include "common/log.h"
 #include "common/meta.h"
-#include "common/informer_factory.h"
 #include "controller/controller.h"
 #include "controller/scheduler_fit.h"
-#include "controller/workers.h"
 
 namespace k1s {
 
@@ -38,35 +37,28 @@ class Scheduler : public Controller {
   Scheduler(Client& c, const ControllerOptions& o)
       : client_(c),
         podRes_(*findResource("", "pods")),
-        informers_(c),
-        pods_(informers_.use(podRes_)),
-        nodes_(informers_.use(*findResource("", "nodes"))),
-        events_(c, kComponent),
         // One worker: decisions use the committed usage of the previous one.
-        workers_(kComponent, [this](const std::string& k) { sync(k); }, 1) {
-    informers_.on(pods_, {[this](const Json& p) { onPod(nullptr, p); },
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, 1),
+        pods_(runner_.use(podRes_)),
+        nodes_(runner_.use(*findResource("", "nodes"))),
+        events_(c, kComponent) {
+    runner_.on(pods_, {[this](const Json& p) { onPod(nullptr, p); },
                        [this](const Json& a, const Json& b) { onPod(&a, b); },
                        [this](const Json& p) { onPodGone(p); }});
     auto nodeChanged = [this](const Json&) { retryUnschedulable(); };
-    informers_.on(nodes_, {nodeChanged, [nodeChanged](const Json&, const Json& n) { nodeChanged(n); }, nullptr});
+    runner_.on(nodes_, {nodeChanged, [nodeChanged](const Json&, const Json& n) { nodeChanged(n); }, nullptr});
   }
   ~Scheduler() override { stop(); }
 
   const char* name() const override { return kComponent; }
-  void start() override {
-    if (!informers_.start()) return;  // workers only on filled caches
-    workers_.start();
-  }
-  void stop() override {
-    informers_.stop();  // no handler calls after this
-    workers_.stop();
-  }
+  void start() override { runner_.start(); }
+  void stop() override { runner_.stop(); }
 
  private:
   void onPod(const Json* old, const Json& pod) {
     std::string key = objectKey(pod);
     if (wantsScheduling(pod)) {
-      workers_.queue().add(key);
+      runner_.queue().add(key);
       return;
     }
     {
@@ -96,7 +88,7 @@ class Scheduler : public Controller {
       std::lock_guard<std::mutex> l(mu_);
       keys = unschedulable_;
     }
-    for (auto& k : keys) workers_.queue().add(k);
+    for (auto& k : keys) runner_.queue().add(k);
   }
 
   NodeUsage usageOf(const std::string& node, const std::string& exceptKey) {
@@ -186,13 +178,12 @@ class Scheduler : public Controller {
 
   Client& client_;
   const ResourceInfo& podRes_;
-  InformerSet informers_;  // before the references into it
+  ControllerRunner runner_;  // before the informer references into it
   Informer &pods_, &nodes_;
   EventRecorder events_;
   std::mutex mu_;
   std::map<std::string, std::pair<std::string, Json>> assumed_;  // pod key -> (node, pod)
   std::set<std::string> unschedulable_;
-  QueueWorkers workers_;
 };
 
 }  // namespace

@@ -1,11 +1,10 @@
 // The service-account controller: every active namespace has a `default`
 // ServiceAccount (pods name it implicitly); recreated if deleted.
+#include "common/controller_runner.h"
 #include "common/errors.h"
 #include "common/informer.h"
 #include "common/meta.h"
-#include "common/informer_factory.h"
 #include "controller/controller.h"
-#include "controller/workers.h"
 
 namespace k1s {
 
@@ -18,27 +17,20 @@ class ServiceAccountController : public Controller {
   ServiceAccountController(Client& c, const ControllerOptions& o)
       : client_(c),
         saRes_(*findResource("", "serviceaccounts")),
-        informers_(c),
-        namespaces_(informers_.use(*findResource("", "namespaces"))),
-        accounts_(informers_.use(saRes_)),
-        workers_(kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
-    auto byNs = [this](const Json& ns) { workers_.queue().add(nameOf(ns)); };
-    informers_.on(namespaces_, {byNs, [byNs](const Json&, const Json& ns) { byNs(ns); }, nullptr});
-    informers_.on(accounts_, {nullptr, nullptr, [this](const Json& sa) {
-                             if (nameOf(sa) == "default") workers_.queue().add(namespaceOf(sa));
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        namespaces_(runner_.use(*findResource("", "namespaces"))),
+        accounts_(runner_.use(saRes_)) {
+    auto byNs = [this](const Json& ns) { runner_.queue().add(nameOf(ns)); };
+    runner_.on(namespaces_, {byNs, [byNs](const Json&, const Json& ns) { byNs(ns); }, nullptr});
+    runner_.on(accounts_, {nullptr, nullptr, [this](const Json& sa) {
+                             if (nameOf(sa) == "default") runner_.queue().add(namespaceOf(sa));
                            }});
   }
   ~ServiceAccountController() override { stop(); }
 
   const char* name() const override { return kComponent; }
-  void start() override {
-    if (!informers_.start()) return;  // workers only on filled caches
-    workers_.start();
-  }
-  void stop() override {
-    informers_.stop();  // no handler calls after this
-    workers_.stop();
-  }
+  void start() override { runner_.start(); }
+  void stop() override { runner_.stop(); }
 
  private:
   void sync(const std::string& nsName) {
@@ -55,9 +47,8 @@ class ServiceAccountController : public Controller {
 
   Client& client_;
   const ResourceInfo& saRes_;
-  InformerSet informers_;  // before the references into it
+  ControllerRunner runner_;  // before the informer references into it
   Informer &namespaces_, &accounts_;
-  QueueWorkers workers_;
 };
 
 }  // namespace
