@@ -271,6 +271,17 @@ Json Registry::get(const ResourceInfo& r, const std::string& ns, const std::stri
   return *o;
 }
 
+Client::SharedList Registry::listShared(const ResourceInfo& r, const std::string& ns, const ListOptions& o) {
+  auto ls = LabelSelector::parse(o.labelSelector);
+  auto fs = FieldSelector::parse(o.fieldSelector, r.kind);
+  int64_t rv = 0;
+  SharedList out;
+  for (auto& obj : store_.list(r, ns, &rv))
+    if (ls.matches(labelsOf(*obj)) && fs.matches(*obj)) out.items.push_back(obj);
+  out.resourceVersion = std::to_string(rv);
+  return out;
+}
+
 Json Registry::list(const ResourceInfo& r, const std::string& ns, const ListOptions& o) {
   auto ls = LabelSelector::parse(o.labelSelector);
   auto fs = FieldSelector::parse(o.fieldSelector, r.kind);

@@ -25,6 +25,7 @@ class Registry : public Client {
   Json get(const ResourceInfo& r, const std::string& ns, const std::string& name,
            const std::string& sub = "") override;
   Json list(const ResourceInfo& r, const std::string& ns, const ListOptions& o = {}) override;
+  SharedList listShared(const ResourceInfo& r, const std::string& ns, const ListOptions& o = {}) override;
   Json update(const ResourceInfo& r, const std::string& ns, Json obj, const std::string& sub = "",
               const WriteOptions& o = {}) override;
   Json patch(const ResourceInfo& r, const std::string& ns, const std::string& name, PatchType type,

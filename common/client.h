@@ -82,6 +82,14 @@ class Client {
                    const std::string& sub = "") = 0;
   // Returns a List object (kind XList, metadata.resourceVersion, items).
   virtual Json list(const ResourceInfo& r, const std::string& ns, const ListOptions& o = {}) = 0;
+  // The same items (selectors apply; limit and continue do not) as shared, read-only objects
+  // with kind and apiVersion set, and the list's resourceVersion. In-process these are the
+  // store's own objects, not copies; by default, list() decoded once.
+  struct SharedList {
+    std::vector<std::shared_ptr<const Json>> items;
+    std::string resourceVersion;
+  };
+  virtual SharedList listShared(const ResourceInfo& r, const std::string& ns, const ListOptions& o = {});
   virtual Json update(const ResourceInfo& r, const std::string& ns, Json obj, const std::string& sub = "",
                       const WriteOptions& o = {}) = 0;
   virtual Json patch(const ResourceInfo& r, const std::string& ns, const std::string& name, PatchType type,

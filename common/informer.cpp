@@ -82,23 +82,16 @@ std::vector<CachedObject> Informer::list(const std::string& ns) const {
 
 // Lists and replaces the cache, telling handlers what changed since the last view.
 void Informer::relist() {
-  Json l = client_.list(res_, ns_, sel_);
+  auto l = client_.listShared(res_, ns_, sel_);  // shared objects, not copies
   std::map<std::string, CachedObject> fresh;
-  for (auto& item : l["items"]) {
-    Json o = item;
-    o["kind"] = res_.kind;
-    o["apiVersion"] = res_.apiVersion();
-    // The key first: the right side of `=` is evaluated before the subscript (C++17).
-    std::string key = namespaceOf(o) + "/" + nameOf(o);
-    fresh[key] = std::make_shared<const Json>(std::move(o));
-  }
+  for (auto& o : l.items) fresh[namespaceOf(*o) + "/" + nameOf(*o)] = o;
   std::map<std::string, CachedObject> old;
   std::lock_guard<std::mutex> hl(handlersMu_);
   {
     std::unique_lock<std::shared_mutex> lk(mu_);
     old.swap(cache_);
     cache_ = fresh;
-    rv_ = l["metadata"].value("resourceVersion", "");
+    rv_ = l.resourceVersion;
   }
   for (auto& [k, o] : fresh) {
     auto it = old.find(k);

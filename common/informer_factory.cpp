@@ -9,6 +9,22 @@ SharedInformerFactory& Client::informers() {
   return *informers_;
 }
 
+Client::SharedList Client::listShared(const ResourceInfo& r, const std::string& ns, const ListOptions& o) {
+  ListOptions all = o;
+  all.limit = 0;
+  all.continueToken.clear();
+  Json l = list(r, ns, all);
+  SharedList out;
+  out.resourceVersion = l["metadata"].value("resourceVersion", "");
+  for (auto& item : l["items"]) {
+    Json obj = std::move(item);
+    obj["kind"] = r.kind;
+    obj["apiVersion"] = r.apiVersion();
+    out.items.push_back(std::make_shared<const Json>(std::move(obj)));
+  }
+  return out;
+}
+
 std::shared_ptr<Informer> SharedInformerFactory::informer(const ResourceInfo& r, const std::string& ns,
                                                           const ListOptions& selectors) {
   std::string key = r.groupResource() + "|" + (r.namespaced ? ns : "") + "|" + selectors.labelSelector + "|" +
