@@ -268,7 +268,7 @@ void serveResource(Registry& reg, const ApiServerOptions& opts, const httplib::R
 
   // Streaming and kubelet-served subresources are added by other components (ExtraRoute).
   if (ri.sub == "log" || ri.sub == "exec" || ri.sub == "attach" || ri.sub == "portforward" || ri.sub == "proxy")
-    throw ApiError(503, "ServiceUnavailable", "pods/" + ri.sub + " is not available yet on this node");
+    throw ApiError(503, "ServiceUnavailable", r.plural + "/" + ri.sub + " is not available yet on this node");
 
   if (m == "GET") {
     if (watch) return serveWatch(reg, ri, req, res);

@@ -18,7 +18,7 @@ inline std::string index(const std::string& p, size_t i) { return p + "[" + std:
 inline std::string key(const std::string& p, const std::string& k) { return p + "[" + k + "]"; }
 
 // ---- Go-style printing of bad values ----
-std::string goQuote(const std::string& s);            // %q
+// goQuote (%q) is k1s::goQuote, common/errors.h
 std::string goValue(const Json& v);                   // number as is, string %q, null "null"
 std::string goStringMap(const Json& m);               // map[string]string{"a":"b"} (%#v, keys sorted)
 std::string goStringSlice(const Json& a);             // []string{"a", "b"} / []string(nil)

@@ -76,7 +76,7 @@ int runServer(int argc, char** argv) {
     fs::create_directories(f.runDir);
     chmod(f.dataDir.c_str(), 0700);
 
-    Store store((fs::path(f.dataDir) / "state.db").string());
+    Store store((fs::path(f.dataDir) / "state.db").string(), f.sync);
     ClusterConfig cfg;
     cfg.serviceCIDR = f.serviceCIDR;
     cfg.nodePortMin = f.nodePortMin;

@@ -26,6 +26,8 @@ std::string serverUsage() {
          "  --node-name NAME                  (default: hostname)\n"
          "  --cleanup-on-exit                 remove pods' network and rules on stop\n"
          "  --pod-egress                      let pods reach beyond this host (masquerade)\n"
+         "  --sync normal|full                SQLite synchronous mode (default normal: a crash of the process\n"
+         "                                    loses no acknowledged write; full: neither does power loss)\n"
          "  -v N                              log verbosity\n";
 }
 
@@ -77,6 +79,11 @@ ServerFlags parseServerFlags(int argc, char** argv) {
        }},
       {"--cluster-domain", [&](auto& v) { f.clusterDomain = v; }},
       {"--node-name", [&](auto& v) { f.nodeName = v; }},
+      {"--sync", [&](auto& v) {
+         if (v == "normal") f.sync = "NORMAL";
+         else if (v == "full") f.sync = "FULL";
+         else throw std::invalid_argument("invalid value \"" + v + "\" for flag --sync: must be normal or full");
+       }},
       {"-v", [&](auto& v) { f.verbosity = toInt("-v", v); }},
       {"--v", [&](auto& v) { f.verbosity = toInt("--v", v); }},
   };

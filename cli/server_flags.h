@@ -18,6 +18,7 @@ struct ServerFlags {
   std::string nodeName;  // hostname when empty
   bool cleanupOnExit = false;
   bool podEgress = false;
+  std::string sync = "NORMAL";  // SQLite PRAGMA synchronous: NORMAL or FULL (--sync=normal|full)
   int verbosity = 0;
   bool help = false;
 };

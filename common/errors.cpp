@@ -1,10 +1,81 @@
 #include "common/errors.h"
 
+#include <cstdio>
+
 namespace k1s {
+
+// The length of the UTF-8 sequence at s[i] and its rune, or 0 when the bytes there are not
+// valid UTF-8 (overlong forms, surrogates and values past U+10FFFF included), as Go decodes.
+static size_t decodeRune(const std::string& s, size_t i, uint32_t& r) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  size_t n;
+  uint32_t min;
+  if (c < 0x80) { r = c; return 1; }
+  if (c >= 0xc2 && c <= 0xdf) { n = 2; r = c & 0x1f; min = 0x80; }
+  else if (c >= 0xe0 && c <= 0xef) { n = 3; r = c & 0x0f; min = 0x800; }
+  else if (c >= 0xf0 && c <= 0xf4) { n = 4; r = c & 0x07; min = 0x10000; }
+  else return 0;
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xc0) != 0x80) return 0;
+    r = (r << 6) | (b(i + k) & 0x3f);
+  }
+  if (r < min || r > 0x10ffff || (r >= 0xd800 && r <= 0xdfff)) return 0;
+  return n;
+}
+
+// Go's unicode.IsPrint for the runes names and values realistically hold: everything but
+// controls, spaces other than ' ', format characters, private use and non-characters.
+static bool goPrintable(uint32_t r) {
+  if (r < 0x20 || (r >= 0x7f && r <= 0xa0) || r == 0xad) return false;
+  if (r == 0x1680 || (r >= 0x2000 && r <= 0x200f) || (r >= 0x2028 && r <= 0x202f) ||
+      (r >= 0x205f && r <= 0x2064) || r == 0x3000 || r == 0xfeff || (r >= 0xfff9 && r <= 0xfffb))
+    return false;
+  if ((r >= 0xe000 && r <= 0xf8ff) || r >= 0xf0000 || (r & 0xfffe) == 0xfffe) return false;
+  return true;
+}
+
+std::string goQuote(const std::string& s) {
+  std::string out = "\"";
+  char buf[16];
+  for (size_t i = 0; i < s.size();) {
+    uint32_t r = 0;
+    size_t n = decodeRune(s, i, r);
+    if (n == 0) {  // a byte that is not UTF-8
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(s[i]));
+      out += buf;
+      ++i;
+      continue;
+    }
+    switch (r) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\a': out += "\\a"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\v': out += "\\v"; break;
+      default:
+        if (goPrintable(r)) {
+          out.append(s, i, n);
+        } else {
+          if (r < 0x20 || r == 0x7f) std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(r));
+          else if (r < 0x10000) std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(r));
+          else std::snprintf(buf, sizeof buf, "\\U%08x", static_cast<unsigned>(r));
+          out += buf;
+        }
+    }
+    i += n;
+  }
+  return out + "\"";
+}
 
 Json ApiError::toStatus() const {
   Json s = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()},
-            {"status", "Failure"}, {"message", what()}, {"reason", reason}, {"code", code}};
+            {"status", "Failure"}, {"message", message}, {"reason", reason}, {"code", code}};
   if (!details.is_null()) s["details"] = details;
   return s;
 }
@@ -19,19 +90,19 @@ static Json nameDetails(const std::string& gr, const std::string& name) {
 }
 
 ApiError notFound(const std::string& gr, const std::string& name) {
-  return ApiError(404, "NotFound", gr + " \"" + name + "\" not found", nameDetails(gr, name));
+  return ApiError(404, "NotFound", gr + " " + goQuote(name) + " not found", nameDetails(gr, name));
 }
 ApiError alreadyExists(const std::string& gr, const std::string& name) {
-  return ApiError(409, "AlreadyExists", gr + " \"" + name + "\" already exists", nameDetails(gr, name));
+  return ApiError(409, "AlreadyExists", gr + " " + goQuote(name) + " already exists", nameDetails(gr, name));
 }
 ApiError conflict(const std::string& gr, const std::string& name, const std::string& why) {
-  return ApiError(409, "Conflict", "Operation cannot be fulfilled on " + gr + " \"" + name + "\": " + why,
+  return ApiError(409, "Conflict", "Operation cannot be fulfilled on " + gr + " " + goQuote(name) + ": " + why,
                   nameDetails(gr, name));
 }
 ApiError invalid(const std::string& group, const std::string& kind, const std::string& name,
                  const std::vector<StatusCause>& causes) {
   std::string qualified = group.empty() ? kind : kind + "." + group;
-  std::string msg = qualified + " \"" + name + "\" is invalid: ";
+  std::string msg = qualified + " " + goQuote(name) + " is invalid: ";
   Json jc = Json::array();
   std::vector<std::string> parts;
   for (auto& c : causes) {

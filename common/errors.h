@@ -18,13 +18,20 @@ struct StatusCause {
 class ApiError : public std::runtime_error {
  public:
   ApiError(int code, std::string reason, std::string message, Json details = nullptr)
-      : std::runtime_error(message), code(code), reason(std::move(reason)), details(std::move(details)) {}
+      : std::runtime_error(message), code(code), reason(std::move(reason)), details(std::move(details)),
+        message(std::move(message)) {}
   int code;
   std::string reason;  // NotFound, AlreadyExists, Conflict, Invalid, BadRequest, ...
   Json details;        // {name, group, kind, causes[]} or null
+  // The whole message; what() stops at the first NUL byte, this does not.
+  std::string message;
 
   Json toStatus() const;  // kind: Status, apiVersion: v1, status: Failure, ...
 };
+
+// s quoted as Go's %q (strconv.Quote) prints it, the way kube's messages quote names and values:
+// "a\x00b", "\xff" for a byte that is not UTF-8, "\u00a0" for a non-printable rune.
+std::string goQuote(const std::string& s);
 
 // Constructors named after kube-apiserver's errors package. `gr` is the
 // group-qualified plural as kube prints it: "pods", "deployments.apps".

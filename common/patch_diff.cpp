@@ -19,10 +19,10 @@ struct DiffOptions {
 Json diffMaps(const Json& original, const Json& modified, const Schema& schema, DiffOptions opts);
 
 const Json& mergeKeyOf(const Json& item, const std::string& mergeKey) {
-  if (!item.is_object()) failInternal("expected a map[string]interface {}, but received a " + goString(item));
+  if (!item.is_object()) failMalformed("expected a map[string]interface {}, but received a " + goString(item));
   auto it = item.find(mergeKey);
   if (it == item.end()) {
-    failInternal("map: " + goString(item) + " does not contain declared merge key: " + mergeKey);
+    failMalformed("map: " + goString(item) + " does not contain declared merge key: " + mergeKey);
   }
   return *it;
 }
@@ -167,7 +167,7 @@ Json diffMaps(const Json& original, const Json& modified, const Schema& schema, 
       continue;
     }
     if (key == kPatchMarker) {
-      if (!it->is_string() || !mod.is_string()) failInternal("invalid value for special key: $patch");
+      if (!it->is_string() || !mod.is_string()) failMalformed("invalid value for special key: $patch");
       if (*it != mod) patch[key] = mod;
       continue;
     }

@@ -48,7 +48,7 @@ std::string goString(const Json& v);
 // Kube's error classes for a failed strategic merge patch.
 [[noreturn]] void failBadRequest(const std::string& msg);   // 400
 [[noreturn]] void failInvalid();                            // 422 generic
-[[noreturn]] void failInternal(const std::string& msg);     // 500
+[[noreturn]] void failMalformed(const std::string& msg);    // 400 (kube: a bare 500)
 
 bool startsWith(const std::string& s, const std::string& prefix);
 

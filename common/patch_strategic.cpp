@@ -110,16 +110,18 @@ void failBadRequest(const std::string& msg) { throw badRequest(msg); }
 void failInvalid() {
   throw ApiError(422, "Invalid", "the server rejected our request due to an error in our request", Json::object());
 }
-// Errors strategicpatch returns that the apiserver does not classify end up as
-// a plain 500 Status carrying the raw message and no reason.
-void failInternal(const std::string& msg) { throw ApiError(500, "", msg); }
+// Errors strategicpatch returns that kube-apiserver does not classify (a missing merge key, list
+// elements of mixed types, a non-map where a map belongs, an unknown $patch directive): kube answers
+// them with a bare 500 and no reason. They are all faults of the patch, so k1s answers 400
+// BadRequest with kube's message (DESIGN rule 8: bad input is never a 500).
+void failMalformed(const std::string& msg) { throw badRequest(msg); }
 
 static const std::string kErrPrimitiveList = "invalid patch format of primitive list";
 static const std::string kErrRetainKeys = "invalid patch format of retainKeys";
 static const std::string kErrSetOrder = "invalid patch format of setElementOrder list";
 
 [[noreturn]] static void failNoMergeKey(const Json& m, const std::string& key) {
-  failInternal("map: " + goString(m) + " does not contain declared merge key: " + key);
+  failMalformed("map: " + goString(m) + " does not contain declared merge key: " + key);
 }
 
 static const char* goTypeName(const Json& v) {
@@ -133,7 +135,7 @@ static const char* goTypeName(const Json& v) {
   }
 }
 [[noreturn]] static void failBadArgType(const char* expected, const Json& actual) {
-  failInternal(std::string("expected a ") + expected + ", but received a " + goTypeName(actual));
+  failMalformed(std::string("expected a ") + expected + ", but received a " + goTypeName(actual));
 }
 
 static std::vector<Json> toVec(const Json& arr) {
@@ -161,11 +163,11 @@ Kind sliceElementKind(const std::vector<const Json*>& lists) {
       } else if (k != prev) {
         std::string all = "[";
         for (size_t i = 0; i < lists.size(); ++i) all += (i ? " " : "") + (lists[i] ? goString(*lists[i]) : "[]");
-        failInternal("list element types are not identical: " + all + "]");
+        failMalformed("list element types are not identical: " + all + "]");
       }
     }
   }
-  if (!have) failInternal("no elements in any of the given slices");
+  if (!have) failMalformed("no elements in any of the given slices");
   return prev;
 }
 
@@ -268,7 +270,7 @@ static void partition(const std::vector<Json>& items, const std::vector<Json>& b
   bool maps = !mergeKey.empty();
   if (maps) {
     for (const auto& b : by) {
-      if (!b.is_object()) failInternal("value for key is not a map");
+      if (!b.is_object()) failMalformed("value for key is not a map");
     }
   }
   for (const auto& v : items) {
@@ -368,7 +370,7 @@ static Json mergeSlice(std::vector<Json> original, std::vector<Json> patch, cons
       }
     }
   } else {
-    if (mergeKey.empty()) failInternal("cannot merge lists without merge key for " + schema.name());
+    if (mergeKey.empty()) failMalformed("cannot merge lists without merge key for " + schema.name());
     // Special elements first: `$patch: delete` items remove by key,
     // `$patch: replace` makes the rest of the patch the whole list.
     std::vector<Json> plain;
@@ -381,16 +383,16 @@ static Json mergeSlice(std::vector<Json> original, std::vector<Json> patch, cons
         auto mk = v.find(mergeKey);
         if (mk == v.end()) failNoMergeKey(v, mergeKey);
         std::erase_if(original, [&](const Json& o) {
-          if (!o.is_object()) failInternal("value for key is not a map");
+          if (!o.is_object()) failMalformed("value for key is not a map");
           auto ok = o.find(mergeKey);
           return ok != o.end() && *ok == *mk;
         });
       } else if (*marker == "replace") {
         replace = true;
       } else if (*marker == "merge") {
-        failInternal("merging lists cannot yet be specified in the patch");
+        failMalformed("merging lists cannot yet be specified in the patch");
       } else {
-        failInternal("unknown patch type: " + goString(*marker) + " in map: " + goString(v));
+        failMalformed("unknown patch type: " + goString(*marker) + " in map: " + goString(v));
       }
     }
     if (replace) {
@@ -404,7 +406,7 @@ static Json mergeSlice(std::vector<Json> original, std::vector<Json> patch, cons
       if (!v.contains(mergeKey)) failNoMergeKey(v, mergeKey);
       const Json& key = v[mergeKey];
       auto it = std::find_if(merged.begin(), merged.end(), [&](const Json& o) {
-        if (!o.is_object()) failInternal("value for key is not a map");
+        if (!o.is_object()) failMalformed("value for key is not a map");
         auto ok = o.find(mergeKey);
         return ok != o.end() && *ok == key;
       });
@@ -455,7 +457,7 @@ static void validatePatchWithSetOrderList(const Json& patchList, const Json& ord
     ++oi;
   }
   if (pi < items.size() && oi >= order.size()) {
-    failInternal("The order in patch list:\n" + goString(patchList) + "\n doesn't match " + kOrderPrefix +
+    failMalformed("The order in patch list:\n" + goString(patchList) + "\n doesn't match " + kOrderPrefix +
                  " list:\n" + goString(order) + "\n");
   }
 }
@@ -526,7 +528,7 @@ static void applyRetainKeys(Json& original, Json& patch, const MergeOptions& opt
     auto o = original.find(kRetainKeys);
     if (o != original.end()) {
       if (*o != retain) {
-        failInternal(goString(*o) + " and " + goString(retain) +
+        failMalformed(goString(*o) + " and " + goString(retain) +
                      " are not deep equal: this may happen when calculating the 3-way diff patch");
       }
     } else {
@@ -555,7 +557,7 @@ Json mergeMap(Json original, Json patch, const Schema& schema, const MergeOption
       return patch;
     }
     if (*d == "delete") return Json::object();
-    failInternal("unknown patch type: " + goString(*d) + " in map: " + goString(patch));
+    failMalformed("unknown patch type: " + goString(*d) + " in map: " + goString(patch));
   }
   if (!original.is_object()) original = Json::object();
 

@@ -1,7 +1,10 @@
 // The API server's request helpers: query parameters read as Go's url.ParseQuery reads them.
 #include <doctest/doctest.h>
 
+#include "apiserver/http_resources.h"
 #include "apiserver/http_util.h"
+#include "common/errors.h"
+#include "tests/unit/api_fixture.h"
 
 namespace {
 
@@ -31,4 +34,23 @@ TEST_CASE("query parameters: escapes, '+', the first occurrence, bare names") {
   CHECK(k1s::queryParam(req, "bad") == "");
   CHECK(k1s::queryBool(requestFor("/api/v1/pods?watch=true"), "watch"));
   CHECK(!k1s::queryBool(requestFor("/api/v1/pods"), "watch"));
+}
+
+TEST_CASE("a subresource served elsewhere names its own resource in the 503") {
+  // services/s/proxy used to say "pods/proxy is not available yet on this node".
+  k1s::test::Api api;
+  k1s::ApiServerOptions opts;
+  for (auto [target, want] : {std::pair{"/api/v1/namespaces/default/services/s/proxy", "services/proxy"},
+                              std::pair{"/api/v1/nodes/n/proxy", "nodes/proxy"},
+                              std::pair{"/api/v1/namespaces/default/pods/p/log", "pods/log"}}) {
+    auto req = requestFor(target);
+    httplib::Response res;
+    try {
+      k1s::serveResource(*api.reg, opts, req, res);
+      FAIL("no error for " << target);
+    } catch (const k1s::ApiError& e) {
+      CHECK(e.code == 503);
+      CHECK(e.message == std::string(want) + " is not available yet on this node");
+    }
+  }
 }

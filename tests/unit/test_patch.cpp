@@ -154,16 +154,35 @@ TEST_CASE("SMP $patch directives") {
     Json out = smp(Json::object(), Json::parse(R"({"spec":{"containers":[{"name":"a","$patch":"delete"},{"name":"b"}]}})"));
     CHECK(out == Json::parse(R"({"spec":{"containers":[{"name":"b"}]}})"));
   }
-  SUBCASE("unknown or merge directive in a map is a 500, as kube") {
+  SUBCASE("unknown or merge directive in a map is a 400 with kube's message (kube: a bare 500)") {
     ApiError e = errorOf([&] { smp(twoContainers(), Json::parse(R"({"spec":{"$patch":"merge"}})")); });
-    CHECK(e.code == 500);
+    CHECK(e.code == 400);
+    CHECK(e.reason == "BadRequest");
     CHECK(std::string(e.what()) == "unknown patch type: merge in map: map[$patch:merge]");
   }
   SUBCASE("delete item without its merge key") {
     ApiError e = errorOf([&] { smp(twoContainers(), Json::parse(R"({"spec":{"containers":[{"$patch":"delete"}]}})")); });
-    CHECK(e.code == 500);
+    CHECK(e.code == 400);
     CHECK(std::string(e.what()) == "map: map[$patch:delete] does not contain declared merge key: name");
   }
+}
+
+TEST_CASE("SMP: list items of the wrong shape are a 400 with kube's message, never a 500") {
+  // Found by bench/http_mutate.py: kube answers these with a bare 500.
+  auto check400 = [&](const char* patch, const std::string& msg) {
+    ApiError e = errorOf([&] { smp(twoContainers(), Json::parse(patch)); });
+    CHECK(e.code == 400);
+    CHECK(e.reason == "BadRequest");
+    CHECK(e.message == msg);
+  };
+  check400(R"({"spec":{"containers":[0]}})",
+           "list element types are not identical: [[map[image:x name:a] map[image:y name:b]] [0]]");
+  check400(R"({"spec":{"containers":["x"]}})",
+           "list element types are not identical: [[map[image:x name:a] map[image:y name:b]] [x]]");
+  check400(R"({"spec":{"containers":[{"image":"z"}]}})",
+           "map: map[image:z] does not contain declared merge key: name");
+  check400(R"({"spec":{"containers":[{"name":"a"}],"$setElementOrder/containers":[1]}})",
+           "expected a map[string]interface {}, but received a int64");
 }
 
 TEST_CASE("SMP $retainKeys clears unlisted fields and validates the patch") {
