@@ -1,6 +1,7 @@
 #include "controller/scheduler_fit.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 
@@ -175,7 +176,13 @@ long long parseMilliQuantity(const std::string& s) {
   } else {
     return -1;
   }
-  return (long long)std::ceil(v * 1000 - 1e-6L);  // kube rounds requests up
+  // kube rounds requests up, and saturates a value beyond int64 ("1E" is 1e21 milli-units;
+  // a plain cast of it is undefined behaviour). NaN (0 times an infinite exponent) is 0.
+  long double milli = std::ceil(v * 1000 - 1e-6L);
+  if (std::isnan(milli)) return 0;
+  if (milli >= 9223372036854775807.0L) return LLONG_MAX;
+  if (milli <= -9223372036854775808.0L) return LLONG_MIN;
+  return (long long)milli;
 }
 
 ResourceList podRequests(const Json& pod) {

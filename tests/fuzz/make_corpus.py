@@ -46,6 +46,12 @@ for i, t in enumerate([
 # ---- quantities
 for i, q in enumerate(["250m", "64Mi", "1e3", "0.5", "1Gi", "-1", "+.5E-2", "100k", "1.5Ti", "2E", "12345678901234567890n"]):
     write("quantity", "q%d" % i, q)
+# Reproducers: a mantissa beyond long double (std::stold threw out of validation), 0 times an
+# infinite power of ten (NaN), and 2E in milli-units (1e21: an int64 cast overflowed).
+write("quantity", "huge_mantissa", "1" + "0" * 5000)
+write("quantity", "tiny_mantissa", "0." + "0" * 5000 + "1")
+write("quantity", "zero_huge_exponent", "0e99999")
+write("quantity", "exa_milli", "2E")
 
 
 # ---- DNS: queries as the pods' resolvers (glibc, musl, dig) send them
