@@ -42,6 +42,8 @@ for i, t in enumerate([
         "\x02NAME:.metadata.name,IP:.status.podIP,IMAGES:.spec.containers[*].image",
         "\x06NAME   PHASE\n.metadata.name   {.status.phase}\n"]):
     write("jsonpath", "t%d" % i, t)
+# Reproducer: repeated recursive descent multiplied the (copied) values past the fuzzer's timeout.
+write("jsonpath", "repeated_descent", "\x00{\r\r\r" + ".." * 26 + ".apiVersaon" + "\r" * 10 + "$.k}")
 
 # ---- quantities
 for i, q in enumerate(["250m", "64Mi", "1e3", "0.5", "1Gi", "-1", "+.5E-2", "100k", "1.5Ti", "2E", "12345678901234567890n"]):
