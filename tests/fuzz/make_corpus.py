@@ -81,6 +81,9 @@ reply = (struct.pack(">HHHHHH", 0x1234, 0x8180, 1, 2, 0, 0) + name("example.com"
          b"\xc0\x0c" + struct.pack(">HHIH", 5, 1, 60, 6) + b"\x03www\xc0\x0c" +
          b"\xc0\x1d" + struct.pack(">HHIH", 1, 1, 60, 4) + bytes([93, 184, 216, 34]))
 write("dns", "reply_compressed", reply)
+# Reproducer: a label holding a dot ("turs." as one label) could not be encoded back, and the
+# answer went out without its question (readName now refuses such labels).
+write("dns", "dot_in_label", struct.pack(">HHHHHH", 10, 0x0100, 1, 0, 0, 0) + b"\x05turs.\0" + struct.pack(">HH", 1, 1))
 
 
 # ---- SPDY/3.1: what kubectl port-forward and exec send after the upgrade
