@@ -162,8 +162,8 @@ long long parseMilliQuantity(const std::string& s) {
   long double v = strtold(num.c_str(), &end);
   if (*end) return -1;
   static const std::map<std::string, long double> mult = {
-      {"", 1},       {"m", 1e-3},  {"k", 1e3},   {"M", 1e6},   {"G", 1e9},          {"T", 1e12},
-      {"P", 1e15},   {"E", 1e18},  {"Ki", 1024.0L}, {"Mi", 1048576.0L}, {"Gi", 1073741824.0L},
+      {"", 1},       {"n", 1e-9},  {"u", 1e-6},  {"m", 1e-3},  {"k", 1e3},   {"M", 1e6},   {"G", 1e9},
+      {"T", 1e12},   {"P", 1e15},  {"E", 1e18},  {"Ki", 1024.0L}, {"Mi", 1048576.0L}, {"Gi", 1073741824.0L},
       {"Ti", 1099511627776.0L}, {"Pi", 1125899906842624.0L}, {"Ei", 1152921504606846976.0L}};
   auto it = mult.find(suffix);
   if (it != mult.end()) {
