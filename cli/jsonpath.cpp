@@ -24,6 +24,8 @@ struct JsonPathNode {
   bool isIndex = false;                                // [n] rather than [a:b]
 };
 
+JsonPathLimits jsonPathLimits;
+
 namespace {
 
 using NodePtr = std::shared_ptr<JsonPathNode>;
@@ -336,14 +338,12 @@ int compareValues(const Json& a, const Json& b, bool& comparable) {
   return 1;
 }
 
-// Bounds on one evaluation. Steps pass pointers into the document (no copies), but repeated
-// recursive descent ("{....a}", "{..*..*}") or nested ranges multiply the selected values
-// exponentially in the template's length; kubectl would run out of memory there, k1s stops.
-constexpr size_t kMaxValues = size_t(1) << 20;  // values selected by all steps together
-constexpr size_t kMaxCopied = size_t(1) << 21;  // JSON nodes copied into the results
-
+// Steps pass pointers into the document (no copies), but repeated recursive descent
+// ("{....a}", "{..*..*}") or nested ranges multiply the selected values exponentially in the
+// template's length; kubectl would run out of memory there, k1s stops at jsonPathLimits.
 struct Budget {
   size_t values = 0, copied = 0;
+  const size_t maxValues = jsonPathLimits.maxValues, maxCopied = jsonPathLimits.maxCopied;
 };
 
 size_t nodeCount(const Json& v, size_t stopAt) {
@@ -364,8 +364,8 @@ struct Evaluator {
   Budget& budget;
 
   void put(Values& out, const Json& v) const {
-    if (++budget.values > kMaxValues)
-      throw JsonPathError("the template selects more than " + std::to_string(kMaxValues) + " values");
+    if (++budget.values > budget.maxValues)
+      throw JsonPathError("the template selects more than " + std::to_string(budget.maxValues) + " values");
     out.push_back(&v);
   }
 
@@ -373,9 +373,9 @@ struct Evaluator {
     std::vector<Json> out;
     out.reserve(vals.size());
     for (auto* v : vals) {
-      budget.copied += nodeCount(*v, kMaxCopied);
-      if (budget.copied > kMaxCopied)
-        throw JsonPathError("the result holds more than " + std::to_string(kMaxCopied) + " values");
+      budget.copied += nodeCount(*v, budget.maxCopied);
+      if (budget.copied > budget.maxCopied)
+        throw JsonPathError("the result holds more than " + std::to_string(budget.maxCopied) + " values");
       out.push_back(*v);
     }
     return out;
@@ -485,8 +485,8 @@ struct Evaluator {
   void walk(const NodeList& nodes, const Json& cur, std::vector<std::vector<Json>>& results) const {
     for (auto& n : nodes) {
       if (n->kind == JsonPathNode::Text) {
-        if (++budget.copied > kMaxCopied)
-          throw JsonPathError("the result holds more than " + std::to_string(kMaxCopied) + " values");
+        if (++budget.copied > budget.maxCopied)
+          throw JsonPathError("the result holds more than " + std::to_string(budget.maxCopied) + " values");
         results.push_back({Json(n->text)});
       } else if (n->kind == JsonPathNode::Range) {
         for (auto* v : evalList(n->nodes[0]->nodes, {&cur})) walk(n->alternatives[0], *v, results);
