@@ -63,7 +63,11 @@ run_one() {  # name max_len
       -rss_limit_mb="$RSS_MB" -detect_leaks=1 -print_final_stats=1 \
       -artifact_prefix="$dir/artifacts/" "$dir/corpus" >"$dir/log" 2>&1 || rc=$?
   end=$(date +%s%N)
-  echo "$rc $(((end - start) / 1000000))" >"$dir/status"
+  # CPU seconds of the fuzzer (children's user + sys): what the target costs, whatever else
+  # the machine is running at the same time.
+  local cpu
+  cpu=$(times | tail -n1 | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.1f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
+  echo "$rc $(((end - start) / 1000000)) $cpu" >"$dir/status"
 }
 
 running=0
@@ -78,11 +82,11 @@ done
 wait || true
 
 failed=0
-printf '%-10s %12s %8s  %s\n' target executions seconds result
+printf '%-10s %12s %8s %8s  %s\n' target executions seconds cpu-s result
 for t in "${TARGETS[@]}"; do
   name=${t%%:*}
   dir=$WORK/$name
-  read -r rc ms <"$dir/status" || { rc=1; ms=0; }
+  read -r rc ms cpu <"$dir/status" || { rc=1; ms=0; cpu=0; }
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n1)
   [[ -n $execs ]] || execs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$dir/log" | tail -n1)
   execs=${execs:-0}
@@ -93,15 +97,15 @@ for t in "${TARGETS[@]}"; do
   elif ((execs < RUNS)); then result="SHORT (fewer than $RUNS executions)"
   else result="ok"
   fi
-  printf '%-10s %12s %6d.%d  %s\n' "$name" "$execs" $((ms / 1000)) $((ms % 1000 / 100)) "$result"
+  printf '%-10s %12s %6d.%d %8s  %s\n' "$name" "$execs" $((ms / 1000)) $((ms % 1000 / 100)) "$cpu" "$result"
   if [[ $result != ok ]]; then
     failed=1
     echo "---- $name: last lines of $dir/log"
-    grep -v '^#[0-9]' "$dir/log" | tail -n 40 | sed 's/^/   /'
+    grep -v '^#[0-9]\|NEW_FUNC' "$dir/log" | tail -n 40 | sed 's/^/   /'
     ls "$dir/artifacts"/* 2>/dev/null | sed 's/^/   artifact: /' || true
   fi
 done
-echo ">> fuzz stage: $(( $(date +%s) - t0 )) s in all"
+echo ">> fuzz stage: $(( $(date +%s) - t0 )) s in all (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
 if ((failed)); then
   echo "fuzz: FAILED (inputs in $WORK/*/artifacts; rerun one with $BUILD/tests/fuzz/k1s_fuzz_<target> <file>)" >&2
   exit 1
