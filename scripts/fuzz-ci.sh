@@ -65,8 +65,10 @@ run_one() {  # name max_len
   end=$(date +%s%N)
   # CPU seconds of the fuzzer (children's user + sys): what the target costs, whatever else
   # the machine is running at the same time.
+  # (times runs in this shell: in a pipe or $(...) it would see a subshell without children)
   local cpu
-  cpu=$(times | tail -n1 | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.1f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
+  times >"$dir/times"
+  cpu=$(tail -n1 "$dir/times" | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.1f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
   echo "$rc $(((end - start) / 1000000)) $cpu" >"$dir/status"
 }
 
