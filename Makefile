@@ -4,7 +4,7 @@ DATA_DIR  ?= /var/lib/k1s
 RUN_DIR   ?= /run/k1s
 JOBS      ?= $(shell nproc)
 
-.PHONY: run test build deps deps-test deps-bench unit e2e bench clean
+.PHONY: run test build deps deps-test deps-bench unit e2e bench fuzz clean
 
 deps:
 	@scripts/install-deps.sh run
@@ -59,6 +59,12 @@ unit: build
 
 e2e: deps-test build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -L e2e
+
+# CI stage: every libFuzzer target (tests/fuzz) built with clang, ASan+UBSan in build-fuzz and run
+# for 1,000,000 executions from a copy of its seed corpus (scripts/fuzz-ci.sh; it installs
+# clang and libFuzzer itself). Does not build the daemon.
+fuzz:
+	@scripts/fuzz-ci.sh
 
 bench: deps-bench build
 	@for b in bench/*.sh; do echo "== $$b"; K1S_BIN=$(BUILD_DIR)/k1s $$b; done

@@ -3,8 +3,10 @@
 // object metadata rules. Messages follow k8s.io/apimachinery/pkg/util/validation.
 #include <arpa/inet.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 
 #include "apiserver/validation.h"
@@ -330,7 +332,9 @@ std::optional<long double> parseQuantity(const std::string& s) {
     ++i;
   }
   if (!digits) return std::nullopt;
-  long double value = std::stold(s.substr(numStart, i - numStart));
+  // strtold, not std::stold: a mantissa beyond long double's range ("1" and 5000 zeros, or
+  // "0.<5000 zeros>1") is inf or 0 here, where stold threw std::out_of_range out of validation.
+  long double value = std::strtold(s.substr(numStart, i - numStart).c_str(), nullptr);
   std::string suffix = s.substr(i);
   static const std::vector<std::pair<std::string, long double>> units = {
       {"", 1},         {"n", 1e-9L},    {"u", 1e-6L},         {"m", 1e-3L},         {"k", 1e3L},
@@ -345,7 +349,13 @@ std::optional<long double> parseQuantity(const std::string& s) {
     if (j >= suffix.size()) return std::nullopt;
     for (size_t k = j; k < suffix.size(); ++k)
       if (suffix[k] < '0' || suffix[k] > '9') return std::nullopt;
-    return (neg ? -1 : 1) * value * std::pow(10.0L, std::stold(suffix.substr(1)));
+    // kube reads the exponent as a 32-bit integer and rejects a larger one.
+    int32_t exp = 0;
+    auto [end, ec] = std::from_chars(suffix.data() + j, suffix.data() + suffix.size(), exp);
+    if (ec != std::errc() || end != suffix.data() + suffix.size()) return std::nullopt;
+    if (suffix[1] == '-') exp = -exp;
+    if (value == 0) return 0.0L;  // not 0 * pow(10, huge) = NaN
+    return (neg ? -1 : 1) * value * std::pow(10.0L, (long double)exp);
   }
   return std::nullopt;
 }

@@ -24,6 +24,8 @@ struct JsonPathNode {
   bool isIndex = false;                                // [n] rather than [a:b]
 };
 
+JsonPathLimits jsonPathLimits;
+
 namespace {
 
 using NodePtr = std::shared_ptr<JsonPathNode>;
@@ -336,32 +338,72 @@ int compareValues(const Json& a, const Json& b, bool& comparable) {
   return 1;
 }
 
+// Steps pass pointers into the document (no copies), but repeated recursive descent
+// ("{....a}", "{..*..*}") or nested ranges multiply the selected values exponentially in the
+// template's length; kubectl would run out of memory there, k1s stops at jsonPathLimits.
+struct Budget {
+  size_t values = 0, copied = 0;
+  const size_t maxValues = jsonPathLimits.maxValues, maxCopied = jsonPathLimits.maxCopied;
+};
+
+size_t nodeCount(const Json& v, size_t stopAt) {
+  size_t n = 1;
+  if (v.is_object() || v.is_array())
+    for (auto& x : v) {
+      if (n > stopAt) break;
+      n += nodeCount(x, stopAt - n);
+    }
+  return n;
+}
+
+using Values = std::vector<const Json*>;
+
 struct Evaluator {
   const Json& root;
   bool allowMissing;
+  Budget& budget;
 
-  std::vector<Json> evalList(const NodeList& list, std::vector<Json> values) const {
+  void put(Values& out, const Json& v) const {
+    if (++budget.values > budget.maxValues)
+      throw JsonPathError("the template selects more than " + std::to_string(budget.maxValues) + " values");
+    out.push_back(&v);
+  }
+
+  std::vector<Json> copyOut(const Values& vals) const {
+    std::vector<Json> out;
+    out.reserve(vals.size());
+    for (auto* v : vals) {
+      budget.copied += nodeCount(*v, budget.maxCopied);
+      if (budget.copied > budget.maxCopied)
+        throw JsonPathError("the result holds more than " + std::to_string(budget.maxCopied) + " values");
+      out.push_back(*v);
+    }
+    return out;
+  }
+
+  Values evalList(const NodeList& list, Values values) const {
     for (auto& n : list) values = step(*n, values);
     return values;
   }
 
-  std::vector<Json> step(const JsonPathNode& n, const std::vector<Json>& in) const {
-    std::vector<Json> out;
+  Values step(const JsonPathNode& n, const Values& in) const {
+    Values out;
     switch (n.kind) {
       case JsonPathNode::Field: {
         if (n.text.empty()) return in;
-        for (auto& v : in)
-          if (v.is_object() && v.contains(n.text)) out.push_back(v[n.text]);
+        for (auto* v : in)
+          if (v->is_object())
+            if (auto it = v->find(n.text); it != v->end()) put(out, *it);
         if (out.empty() && !allowMissing) throw JsonPathError(n.text + " is not found");
         return out;
       }
       case JsonPathNode::Wildcard:
-        for (auto& v : in)
-          if (v.is_object() || v.is_array())
-            for (auto& x : v) out.push_back(x);
+        for (auto* v : in)
+          if (v->is_object() || v->is_array())
+            for (auto& x : *v) put(out, x);
         return out;
       case JsonPathNode::Slice:
-        for (auto& v : in) sliceInto(n, v, out);
+        for (auto* v : in) sliceInto(n, *v, out);
         return out;
       case JsonPathNode::Union:
         for (auto& alt : n.alternatives) {
@@ -370,27 +412,27 @@ struct Evaluator {
         }
         return out;
       case JsonPathNode::Filter:
-        for (auto& v : in) {
-          if (!v.is_array() && !v.is_object()) continue;
-          for (auto& item : v)
-            if (passes(n, item)) out.push_back(item);
+        for (auto* v : in) {
+          if (!v->is_array() && !v->is_object()) continue;
+          for (auto& item : *v)
+            if (passes(n, item)) put(out, item);
         }
         return out;
       case JsonPathNode::Recursive:
-        for (auto& v : in) descend(v, out);
+        for (auto* v : in) descend(*v, out);
         return out;
       case JsonPathNode::Root:
-        return {root};
+        return {&root};
       case JsonPathNode::Current:
         return in;
       case JsonPathNode::Literal:
-        return {n.literal};
+        return {&n.literal};
       default:
         throw JsonPathError("unexpected node in path");
     }
   }
 
-  void sliceInto(const JsonPathNode& n, const Json& v, std::vector<Json>& out) const {
+  void sliceInto(const JsonPathNode& n, const Json& v, Values& out) const {
     if (!v.is_array()) throw JsonPathError(goTypeName(v) + " is not array or slice");
     long long len = static_cast<long long>(v.size());
     if (n.isIndex) {
@@ -400,7 +442,7 @@ struct Evaluator {
         throw JsonPathError("array index out of bounds: index " + std::to_string(n.slice[0]) + ", length " +
                             std::to_string(len));
       }
-      out.push_back(v[static_cast<size_t>(i)]);
+      put(out, v[static_cast<size_t>(i)]);
       return;
     }
     long long start = n.known[0] ? n.slice[0] : 0, end = n.known[1] ? n.slice[1] : len;
@@ -410,25 +452,25 @@ struct Evaluator {
     start = std::clamp(start, 0LL, len);
     end = std::clamp(end, 0LL, len);
     if (stepBy <= 0) throw JsonPathError("step must be > 0");
-    for (long long i = start; i < end; i += stepBy) out.push_back(v[static_cast<size_t>(i)]);
+    for (long long i = start; i < end; i += stepBy) put(out, v[static_cast<size_t>(i)]);
   }
 
-  void descend(const Json& v, std::vector<Json>& out) const {
+  void descend(const Json& v, Values& out) const {
     if ((!v.is_object() && !v.is_array()) || v.empty()) return;
-    out.push_back(v);
+    put(out, v);
     for (auto& child : v) descend(child, out);
   }
 
   bool passes(const JsonPathNode& f, const Json& item) const {
     // Missing fields inside a filter mean "no match", never an error.
-    Evaluator lenient{root, true};
-    auto lefts = lenient.evalList(f.left, {item});
+    Evaluator lenient{root, true, budget};
+    auto lefts = lenient.evalList(f.left, {&item});
     if (f.op == "exists") return !lefts.empty();
-    auto rights = lenient.evalList(f.right, {item});
-    for (auto& l : lefts)
-      for (auto& r : rights) {
+    auto rights = lenient.evalList(f.right, {&item});
+    for (auto* l : lefts)
+      for (auto* r : rights) {
         bool comparable;
-        int c = compareValues(l, r, comparable);
+        int c = compareValues(*l, *r, comparable);
         if (f.op == "==" && comparable && c == 0) return true;
         if (f.op == "!=" && (!comparable || c != 0)) return true;
         if (!comparable) continue;
@@ -443,11 +485,13 @@ struct Evaluator {
   void walk(const NodeList& nodes, const Json& cur, std::vector<std::vector<Json>>& results) const {
     for (auto& n : nodes) {
       if (n->kind == JsonPathNode::Text) {
+        if (++budget.copied > budget.maxCopied)
+          throw JsonPathError("the result holds more than " + std::to_string(budget.maxCopied) + " values");
         results.push_back({Json(n->text)});
       } else if (n->kind == JsonPathNode::Range) {
-        for (auto& v : evalList(n->nodes[0]->nodes, {cur})) walk(n->alternatives[0], v, results);
+        for (auto* v : evalList(n->nodes[0]->nodes, {&cur})) walk(n->alternatives[0], *v, results);
       } else {
-        results.push_back(evalList(n->nodes, {cur}));
+        results.push_back(copyOut(evalList(n->nodes, {&cur})));
       }
     }
   }
@@ -461,7 +505,8 @@ JsonPath::JsonPath(JsonPath&&) noexcept = default;
 
 std::vector<std::vector<Json>> JsonPath::findResults(const Json& data) const {
   std::vector<std::vector<Json>> results;
-  Evaluator{data, allowMissing_}.walk(nodes_, data, results);
+  Budget budget;
+  Evaluator{data, allowMissing_, budget}.walk(nodes_, data, results);
   return results;
 }
 

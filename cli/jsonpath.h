@@ -21,6 +21,15 @@ class JsonPathError : public std::runtime_error {
 
 struct JsonPathNode;
 
+// Bounds on one evaluation: values its steps may select and JSON nodes its results may hold
+// (repeated recursive descent or nested ranges grow exponentially in the template's length);
+// beyond either it fails with JsonPathError. Process-wide; the fuzz target lowers them.
+struct JsonPathLimits {
+  size_t maxValues = size_t(1) << 20;
+  size_t maxCopied = size_t(1) << 21;
+};
+extern JsonPathLimits jsonPathLimits;
+
 class JsonPath {
  public:
   // Throws JsonPathError on a syntax error.

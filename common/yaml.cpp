@@ -425,9 +425,12 @@ bool goKeyLess(const std::string& a, const std::string& b) {
           an = bn = 1;
           break;
         }
+    // Go's int wraps around on a long run of digits; signed overflow is undefined in C++, so
+    // the arithmetic is unsigned and converted back (modulo 2^64 since C++20), as Go orders.
+    auto wrap = [](long long n, char d) { return (long long)((unsigned long long)n * 10 + (unsigned)(d - '0')); };
     size_t ai = i, bi = i;
-    for (; ai < a.size() && isDigit(a[ai]); ++ai) an = an * 10 + (a[ai] - '0');
-    for (; bi < b.size() && isDigit(b[bi]); ++bi) bn = bn * 10 + (b[bi] - '0');
+    for (; ai < a.size() && isDigit(a[ai]); ++ai) an = wrap(an, a[ai]);
+    for (; bi < b.size() && isDigit(b[bi]); ++bi) bn = wrap(bn, b[bi]);
     if (an != bn) return an < bn;
     if (ai != bi) return ai < bi;
     return ac < bc;

@@ -1,6 +1,7 @@
 #include "controller/scheduler_fit.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 
@@ -161,8 +162,8 @@ long long parseMilliQuantity(const std::string& s) {
   long double v = strtold(num.c_str(), &end);
   if (*end) return -1;
   static const std::map<std::string, long double> mult = {
-      {"", 1},       {"m", 1e-3},  {"k", 1e3},   {"M", 1e6},   {"G", 1e9},          {"T", 1e12},
-      {"P", 1e15},   {"E", 1e18},  {"Ki", 1024.0L}, {"Mi", 1048576.0L}, {"Gi", 1073741824.0L},
+      {"", 1},       {"n", 1e-9},  {"u", 1e-6},  {"m", 1e-3},  {"k", 1e3},   {"M", 1e6},   {"G", 1e9},
+      {"T", 1e12},   {"P", 1e15},  {"E", 1e18},  {"Ki", 1024.0L}, {"Mi", 1048576.0L}, {"Gi", 1073741824.0L},
       {"Ti", 1099511627776.0L}, {"Pi", 1125899906842624.0L}, {"Ei", 1152921504606846976.0L}};
   auto it = mult.find(suffix);
   if (it != mult.end()) {
@@ -175,7 +176,13 @@ long long parseMilliQuantity(const std::string& s) {
   } else {
     return -1;
   }
-  return (long long)std::ceil(v * 1000 - 1e-6L);  // kube rounds requests up
+  // kube rounds requests up, and saturates a value beyond int64 ("1E" is 1e21 milli-units;
+  // a plain cast of it is undefined behaviour). NaN (0 times an infinite exponent) is 0.
+  long double milli = std::ceil(v * 1000 - 1e-6L);
+  if (std::isnan(milli)) return 0;
+  if (milli >= 9223372036854775807.0L) return LLONG_MAX;
+  if (milli <= -9223372036854775808.0L) return LLONG_MIN;
+  return (long long)milli;
 }
 
 ResourceList podRequests(const Json& pod) {

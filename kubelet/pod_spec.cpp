@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <set>
 
 #include "common/meta.h"
@@ -203,12 +204,9 @@ std::optional<long double> parseQuantityValue(const std::string& s) {
   size_t numStart = 0, numEnd = i;
   while (numEnd < s.size() && (std::isdigit((unsigned char)s[numEnd]) || s[numEnd] == '.')) ++numEnd;
   if (numEnd == i) return std::nullopt;
-  long double v;
-  try {
-    v = std::stold(s.substr(numStart, numEnd - numStart));
-  } catch (...) {
-    return std::nullopt;
-  }
+  // strtold: a mantissa beyond long double's range is inf or 0 (the API server accepts it),
+  // where std::stold threw and the kubelet called a valid quantity malformed.
+  long double v = std::strtold(s.substr(numStart, numEnd - numStart).c_str(), nullptr);
   std::string suf = s.substr(numEnd);
   static const std::map<std::string, long double> mult = {
       {"", 1},       {"n", 1e-9},   {"u", 1e-6},   {"m", 1e-3},    {"k", 1e3},          {"M", 1e6},
@@ -234,16 +232,26 @@ std::optional<long double> quantityOf(const Json& q) {
   if (q.is_string()) return parseQuantityValue(q.get<std::string>());
   return std::nullopt;
 }
+
+// A quantity as int64, saturated as kube's Quantity.Value() is: a plain cast of a value out of
+// range ("1E" memory in bytes fits, "1E" cpu in millis is 1e21) is undefined behaviour. NaN
+// (0 times an exponent beyond long double) is 0.
+int64_t saturatingInt64(long double v) {
+  if (std::isnan(v)) return 0;
+  if (v >= 9223372036854775807.0L) return INT64_MAX;
+  if (v <= -9223372036854775808.0L) return INT64_MIN;
+  return (int64_t)v;
+}
 }  // namespace
 
 int64_t memoryBytes(const Json& q) {
   auto v = quantityOf(q);
-  return v ? (int64_t)std::ceil(*v) : 0;
+  return v ? saturatingInt64(std::ceil(*v)) : 0;
 }
 
 int64_t cpuMillis(const Json& q) {
   auto v = quantityOf(q);
-  return v ? (int64_t)std::ceil(*v * 1000 - 1e-9) : 0;
+  return v ? saturatingInt64(std::ceil(*v * 1000 - 1e-9)) : 0;
 }
 
 std::string resourceFieldValue(const Json& pod, const Json& container, const Json& ref, const EnvContext& ctx) {
@@ -264,7 +272,7 @@ std::string resourceFieldValue(const Json& pod, const Json& container, const Jso
   if (auto d = quantityOf(fieldOr(ref, "divisor")); d && *d > 0) divisor = *d;
   long double r = std::ceil(value / divisor - 1e-12L);
   (void)pod;
-  return std::to_string((int64_t)r);
+  return std::to_string(saturatingInt64(r));
 }
 
 EnvList buildContainerEnv(const Json& pod, const Json& container, const EnvContext& ctx) {

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 
 #include <cctype>
+#include <cstring>
 
 namespace k1s::dns {
 
@@ -103,6 +104,10 @@ bool readName(const uint8_t* p, size_t n, size_t& off, std::string& out) {
       return true;
     }
     if (pos + 1 + len > n) return false;
+    // A '.' inside a label has no place in the dotted text form used here: "a.b" as one label
+    // read as the two labels a and b (answered for a name the client did not ask), and "x."
+    // could not be encoded back, so the answer went out without its question.
+    if (memchr(p + pos + 1, '.', len)) return false;
     total += len + 1;
     if (total > 254) return false;
     if (!out.empty()) out.push_back('.');

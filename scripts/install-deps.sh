@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages k1s needs to build, run, test and benchmark, on a plain Debian 12
 # (the fresh-machine stage of .ci/run proves it in a bookworm root made by mmdebstrap).
 # Idempotent and quick when everything is present: apt runs only for what is missing.
-#   scripts/install-deps.sh run|test|bench
+#   scripts/install-deps.sh run|test|bench|fuzz
 set -euo pipefail
 
 # Build: what CMakeLists.txt finds and links, by the target that needs it. Every static archive
@@ -46,6 +46,11 @@ TEST_PKGS=(
 BENCH_PKGS=(dnsperf dnsmasq-base wrk hyperfine
   crun)             # bench/container_start.sh compares the shim with a real OCI runtime
 
+# make fuzz (scripts/fuzz-ci.sh): clang and libFuzzer's runtime. clang-14 only recommends
+# libclang-rt-14-dev, which holds libclang_rt.fuzzer (and the ASan/UBSan runtimes), and this
+# script installs without recommends.
+FUZZ_PKGS=(clang libclang-rt-14-dev)
+
 # playwright-core 1.62+ needs Node.js 20; Debian 12's nodejs is 18. 1.61.1 is the last release
 # that runs on both (engines ">=18"), and pinning it keeps the browser test reproducible.
 PLAYWRIGHT_VERSION=1.61.1
@@ -55,7 +60,8 @@ case "${1:-run}" in
   run) ;;
   test) want+=("${TEST_PKGS[@]}") ;;
   bench) want+=("${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
-  *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
+  fuzz) want+=("${FUZZ_PKGS[@]}") ;;
+  *) echo "usage: $0 run|test|bench|fuzz" >&2; exit 2 ;;
 esac
 if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
 
@@ -75,7 +81,7 @@ fi
 
 # Browser test (tests/e2e/test_browser): playwright-core from npm drives Debian's chromium. It goes
 # to a cache outside the tree. Offline is not fatal here: the browser test then says what is missing.
-if [[ "${1:-run}" != run ]]; then
+if [[ "${1:-run}" == test || "${1:-run}" == bench ]]; then
   npm_dir=${K1S_NPM_DIR:-/var/cache/k1s/npm}
   have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$npm_dir/node_modules/playwright-core/package.json" 2>/dev/null || true)
   if [[ $have != "$PLAYWRIGHT_VERSION" ]]; then
