@@ -4,6 +4,7 @@
 // containers in order and then the app containers, restarts per restartPolicy
 // with kubelet's back-off, acts on probe results, terminates gracefully, and
 // writes the status only when it changed.
+#include <algorithm>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -261,9 +262,12 @@ bool Kubelet::Impl::startContainer(PodRuntime& pr, const Json& pod, const Json& 
     const Json& lim = res.value("limits", Json::object());
     const Json& req = res.value("requests", Json::object());
     if (lim.contains("memory")) c.memoryLimitBytes = memoryBytes(lim["memory"]);
-    if (lim.contains("cpu")) c.cpuQuotaMicros = cpuMillis(lim["cpu"]) * c.cpuPeriodMicros / 1000;
+    // Quantities may be huge (cpuMillis saturates at int64's limits): clamp before multiplying.
+    // Shares as kubelet's MilliCPUToShares, 2..262144 (262144 = 256 CPUs).
+    if (lim.contains("cpu"))
+      c.cpuQuotaMicros = std::min<int64_t>(cpuMillis(lim["cpu"]), int64_t(1) << 40) * c.cpuPeriodMicros / 1000;
     int64_t reqCpu = req.contains("cpu") ? cpuMillis(req["cpu"]) : 0;
-    c.cpuShares = reqCpu > 0 ? std::max<int64_t>(2, reqCpu * 1024 / 1000) : 2;
+    c.cpuShares = reqCpu > 0 ? std::clamp<int64_t>(std::min<int64_t>(reqCpu, 256000) * 1024 / 1000, 2, 262144) : 2;
     c.hostname = hostnameOf(pod);
     c.netnsPath = pr.net.netnsPath;
     c.ipcnsPath = pr.ipcns;
