@@ -15,36 +15,9 @@
 #include <vector>
 
 #include "common/spdy.h"
+#include "tests/fuzz/memory_stream.h"
 
 namespace spdy = k1s::spdy;
-
-namespace {
-
-// The client's bytes, delivered in reads of at most `chunk` bytes; what the server writes
-// goes nowhere.
-class MemoryStream : public k1s::ByteStream {
- public:
-  MemoryStream(const char* p, size_t n, size_t chunk) : p_(p), n_(n), chunk_(chunk) {}
-  ssize_t read(void* buf, size_t n) override {
-    if (done_ || off_ >= n_) return 0;
-    size_t take = std::min({n, chunk_, n_ - off_});
-    memcpy(buf, p_ + off_, take);
-    off_ += take;
-    return ssize_t(take);
-  }
-  bool writeAll(const void*, size_t n) override {
-    written_ += n;
-    return !done_;
-  }
-  void shutdown() override { done_ = true; }
-
- private:
-  const char* p_;
-  size_t n_, chunk_, off_ = 0, written_ = 0;
-  bool done_ = false;
-};
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
@@ -64,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
-  MemoryStream io(p, n, chunk * 97);
+  k1s::fuzz::MemoryStream io(p, n, chunk * 97);
   std::vector<std::shared_ptr<spdy::Stream>> streams;
   {
     spdy::SessionOptions o;

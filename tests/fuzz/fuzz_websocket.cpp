@@ -13,31 +13,9 @@
 #include <string>
 
 #include "common/websocket.h"
+#include "tests/fuzz/memory_stream.h"
 
 namespace ws = k1s::ws;
-
-namespace {
-
-class MemoryStream : public k1s::ByteStream {
- public:
-  MemoryStream(const char* p, size_t n, size_t chunk) : p_(p), n_(n), chunk_(chunk) {}
-  ssize_t read(void* buf, size_t n) override {
-    if (done_ || off_ >= n_) return 0;
-    size_t take = std::min({n, chunk_, n_ - off_});
-    memcpy(buf, p_ + off_, take);
-    off_ += take;
-    return ssize_t(take);
-  }
-  bool writeAll(const void*, size_t) override { return !done_; }
-  void shutdown() override { done_ = true; }
-
- private:
-  const char* p_;
-  size_t n_, chunk_, off_ = 0;
-  bool done_ = false;
-};
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
@@ -67,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
-  auto io = std::make_unique<MemoryStream>(p, n, chunk * 13);
+  auto io = std::make_unique<k1s::fuzz::MemoryStream>(p, n, chunk * 13);
   ws::Connection c(std::move(io), server ? ws::Connection::Role::Server : ws::Connection::Role::Client, 8192);
   try {
     ws::Message m;
