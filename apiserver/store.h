@@ -62,9 +62,11 @@ class Store {
   // synchronous: "NORMAL" (WAL-safe against process crash, the default) or "FULL".
   // The watch window keeps the last `watchWindow` events, and fewer when their JSON text
   // passes `watchWindowBytes` (large objects: 1,000 updates of a 1 MB ConfigMap must not be
-  // held at once). A watcher's own queue has the same bounds; past them it is closed.
+  // held at once; each event also holds the parsed object, about as large again). A
+  // watcher's own queue may hold twice that (a replay and as much again); past it, it is
+  // closed. Together at most ~64 MiB of text, ~130 MB with the objects.
   explicit Store(const std::string& path, const std::string& synchronous = "NORMAL",
-                 size_t watchWindow = 20000, size_t watchWindowBytes = 64 << 20);
+                 size_t watchWindow = 20000, size_t watchWindowBytes = 32 << 20);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
