@@ -266,7 +266,8 @@ void serveResource(Registry& reg, const ApiServerOptions& opts, const httplib::R
   bool collection = ri.name.empty();
   bool watch = ri.watchPrefix || queryBool(req, "watch");
 
-  // Streaming and kubelet-served subresources are added by other components (ExtraRoute).
+  // The node serves pods/log, exec, attach and portforward (common/pod_subresources.h); a request
+  // for one gets here only when no node serves it.
   if (ri.sub == "log" || ri.sub == "exec" || ri.sub == "attach" || ri.sub == "portforward" || ri.sub == "proxy")
     throw ApiError(503, "ServiceUnavailable", r.plural + "/" + ri.sub + " is not available yet on this node");
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <regex>
 
 #include "apiserver/conn_gate.h"
 #include "apiserver/discovery.h"
@@ -45,7 +46,7 @@ struct ApiServer::Impl {
   std::unique_ptr<httplib::SSLServer> srv;
   std::unique_ptr<ConnectionGate> gate;  // our accept loop; httplib's listen() is not used
   int listenFd = -1;
-  std::vector<ExtraRoute> extra;
+  std::shared_ptr<PodSubresources> podSubresources;
   std::atomic<bool> running{false};
 
   Impl(Registry& r, ApiServerOptions o) : reg(r), opts(std::move(o)) {}
@@ -76,8 +77,7 @@ struct ApiServer::Impl {
       if (isPublic(path)) return serveHealth(req, res);
       if (serveUi(req, res)) return;  // the static lab page; its API calls carry the token
       if (!authorized(req)) return sendError(res, unauthorized());
-      for (auto& r : extra)
-        if (r(req, res)) return;
+      if (servePodSubresource(req, res)) return;
       if (path == "/api" || path == "/api/") {
         if (wantsAggregated(req)) return sendAggregated(req, res, true);
         return sendJson(res, 200, discoveryApiVersions(opts.bindAddress + ":" + std::to_string(opts.port)));
@@ -120,6 +120,16 @@ struct ApiServer::Impl {
       LOGE("apiserver", "request failed method=" << req.method << " path=" << path << " err=unknown exception");
       sendError(res, internalError("unknown error"));
     }
+  }
+
+  // /api/v1/namespaces/NS/pods/NAME/SUB for a SUB the node serves (log, exec, ...).
+  bool servePodSubresource(const httplib::Request& req, httplib::Response& res) {
+    static const std::regex path(R"(^/api/v1/namespaces/([^/]+)/pods/([^/]+)/([a-z]+)$)");
+    if (!podSubresources || req.path.rfind("/api/v1/namespaces/", 0) != 0) return false;
+    std::smatch m;
+    if (!std::regex_match(req.path, m, path) || !podSubresources->serves(m[3].str())) return false;
+    podSubresources->serve(m[3].str(), m[1].str(), m[2].str(), req, res);  // ApiErrors become Statuses below
+    return true;
   }
 
   static bool wantsAggregated(const httplib::Request& req) {
@@ -167,7 +177,9 @@ ApiServer::ApiServer(Registry& reg, ApiServerOptions opts) : impl_(std::make_uni
 
 ApiServer::~ApiServer() { stop(); }
 
-void ApiServer::addRoute(ExtraRoute r) { impl_->extra.push_back(std::move(r)); }
+void ApiServer::servePodSubresources(std::shared_ptr<PodSubresources> backend) {
+  impl_->podSubresources = std::move(backend);
+}
 
 void ApiServer::start() {
   auto& I = *impl_;

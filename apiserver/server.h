@@ -7,6 +7,7 @@
 
 #include "apiserver/conn_gate.h"
 #include "apiserver/registry.h"
+#include "common/pod_subresources.h"
 
 namespace httplib {
 class SSLServer;
@@ -27,10 +28,6 @@ struct ApiServerOptions {
   ConnectionLimits connections;
 };
 
-// Extra HTTP routes other components add (e.g. pods/log, exec, the /ui page).
-// Return true when handled.
-using ExtraRoute = std::function<bool(const httplib::Request&, httplib::Response&)>;
-
 class ApiServer {
  public:
   ApiServer(Registry& reg, ApiServerOptions opts);
@@ -38,7 +35,8 @@ class ApiServer {
   // Binds and serves on a background thread; throws if the port cannot be bound.
   void start();
   void stop();
-  void addRoute(ExtraRoute r);
+  // The node's pods/log, exec, attach and portforward (the kubelet's); before start().
+  void servePodSubresources(std::shared_ptr<PodSubresources> backend);
 
  private:
   struct Impl;

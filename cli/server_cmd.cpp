@@ -121,7 +121,7 @@ int runServer(int argc, char** argv) {
     ko.cleanupOnExit = f.cleanupOnExit;
     ko.selfExe = fs::read_symlink("/proc/self/exe").string();
     Kubelet kubelet(reg, ko);
-    kubelet.registerStreamingRoutes(api);
+    api.servePodSubresources(kubelet.podSubresources());
     api.start();
 
     HostReport host = checkHost(f.dataDir);

@@ -5,9 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <regex>
 
-#include "apiserver/server.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/meta.h"
@@ -295,14 +293,28 @@ void Kubelet::stop() {
   LOGI(kComp, "stopped cleanup=" << (I.opts.cleanupOnExit ? "true" : "false"));
 }
 
-// Pod subresources the kubelet serves behind the API server, as kube-apiserver
-// proxies them to the kubelet. One route parses the path; each subresource has
-// a handler here (exec, attach and portforward plug in next to "log").
-void Kubelet::registerStreamingRoutes(ApiServer& api) {
-  auto* I = impl_.get();
+// Pod subresources the kubelet serves behind the API server, as kube-apiserver hands them
+// to the kubelet: a handler per subresource.
+namespace {
+
+class KubeletSubresources : public PodSubresources {
+ public:
   using Handler = std::function<void(const std::string& ns, const std::string& pod, const httplib::Request&,
                                      httplib::Response&)>;
-  auto handlers = std::make_shared<std::map<std::string, Handler>>();
+  std::map<std::string, Handler> handlers;
+
+  bool serves(const std::string& sub) const override { return handlers.count(sub) > 0; }
+  void serve(const std::string& sub, const std::string& ns, const std::string& pod, const httplib::Request& req,
+             httplib::Response& res) override {
+    handlers.at(sub)(ns, pod, req, res);
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<PodSubresources> Kubelet::podSubresources() {
+  auto* I = impl_.get();
+  auto out = std::make_shared<KubeletSubresources>();
   LogSource logs;
   logs.client = &I->client;
   logs.dataDir = I->opts.dataDir;
@@ -310,22 +322,16 @@ void Kubelet::registerStreamingRoutes(ApiServer& api) {
     auto st = I->runtime.status(I->containerId(uid, container, n));
     return st && st->running;
   };
-  (*handlers)["log"] = [logs](const std::string& ns, const std::string& pod, const httplib::Request& req,
-                              httplib::Response& res) { servePodLog(logs, ns, pod, req, res); };
+  out->handlers["log"] = [logs](const std::string& ns, const std::string& pod, const httplib::Request& req,
+                                httplib::Response& res) { servePodLog(logs, ns, pod, req, res); };
   auto streams = makeKubeletStreamBackend(I->client, I->runtime, I->opts.dataDir);
   installWebSocketStreams();  // `Upgrade: websocket` requests (kubelet/stream_websocket.cpp)
   for (std::string sub : {"exec", "attach", "portforward"})
-    (*handlers)[sub] = [streams, sub](const std::string& ns, const std::string& pod, const httplib::Request& req,
-                                      httplib::Response& res) { serveStreamRequest(*streams, sub, ns, pod, req, res); };
-  static const std::regex path(R"(^/api/v1/namespaces/([^/]+)/pods/([^/]+)/([a-z]+)$)");
-  api.addRoute([handlers](const httplib::Request& req, httplib::Response& res) {
-    std::smatch m;
-    if (!std::regex_match(req.path, m, path)) return false;
-    auto it = handlers->find(m[3].str());
-    if (it == handlers->end()) return false;
-    it->second(m[1].str(), m[2].str(), req, res);  // ApiErrors become Status answers in the server
-    return true;
-  });
+    out->handlers[sub] = [streams, sub](const std::string& ns, const std::string& pod, const httplib::Request& req,
+                                        httplib::Response& res) {
+      serveStreamRequest(*streams, sub, ns, pod, req, res);
+    };
+  return out;
 }
 
 }  // namespace k1s

@@ -7,10 +7,9 @@
 #include <string>
 
 #include "common/client.h"
+#include "common/pod_subresources.h"
 
 namespace k1s {
-
-class ApiServer;
 
 struct KubeletOptions {
   std::string nodeName;
@@ -32,8 +31,8 @@ class Kubelet {
   ~Kubelet();
   void start();
   void stop();
-  // Adds pods/log, exec, attach, portforward handlers to the API server.
-  void registerStreamingRoutes(ApiServer& api);
+  // The back end of the API server's pods/log, exec, attach and portforward.
+  std::shared_ptr<PodSubresources> podSubresources();
 
  private:
   struct Impl;
