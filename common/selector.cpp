@@ -439,9 +439,18 @@ LabelSelector LabelSelector::fromObject(const Json& sel) {
   }
   if (auto me = sel.find("matchExpressions"); me != sel.end() && me->is_array()) {
     for (const auto& e : *me) {
-      std::string op = e.value("operator", "");
+      // Decoded as kube's typed struct would be: a requirement is an object of strings.
+      if (!e.is_object()) throw badRequest("invalid label selector: a matchExpressions item must be an object");
+      auto text = [&e](const char* field) {
+        auto it = e.find(field);
+        if (it == e.end() || it->is_null()) return std::string();
+        if (!it->is_string())
+          throw badRequest(std::string("invalid label selector: matchExpressions ") + field + " must be a string");
+        return it->get<std::string>();
+      };
+      std::string op = text("operator");
       Requirement r;
-      r.key = e.value("key", "");
+      r.key = text("key");
       if (op == "In") r.op = "in";
       else if (op == "NotIn") r.op = "notin";
       else if (op == "Exists") r.op = "exists";
