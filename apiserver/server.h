@@ -11,8 +11,8 @@
 
 namespace httplib {
 class SSLServer;
-class Request;
-class Response;
+struct Request;
+struct Response;
 }  // namespace httplib
 
 namespace k1s {

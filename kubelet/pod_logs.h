@@ -14,8 +14,8 @@
 #include "common/json.h"
 
 namespace httplib {
-class Request;
-class Response;
+struct Request;
+struct Response;
 }  // namespace httplib
 
 namespace k1s {
