@@ -30,7 +30,27 @@ void Subscription::push(const StoreEvent& e, bool wake) {
       bytes_ += e.bytes();
     }
   }
-  if (wake) cv_.notify_one();
+  if (wake) this->wake();
+}
+
+void Subscription::wake() {
+  cv_.notify_one();
+  std::function<void()> w;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    w = waker_;
+  }
+  if (w) w();
+}
+
+void Subscription::setWaker(std::function<void()> waker) {
+  bool now;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    waker_ = waker;
+    now = !q_.empty() || closed_;
+  }
+  if (now && waker) waker();
 }
 
 bool Subscription::pop(StoreEvent& out, std::chrono::milliseconds timeout) {
@@ -44,11 +64,14 @@ bool Subscription::pop(StoreEvent& out, std::chrono::milliseconds timeout) {
 }
 
 void Subscription::close() {
+  std::function<void()> w;
   {
     std::lock_guard<std::mutex> l(mu_);
     closed_ = true;
+    w = waker_;
   }
   cv_.notify_all();
+  if (w) w();
 }
 
 bool Subscription::closed() const {

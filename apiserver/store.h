@@ -41,7 +41,10 @@ class Subscription {
   // Queues e; wakes the reader now, or (wake = false) when the caller calls wake() later,
   // outside its own locks.
   void push(const StoreEvent& e, bool wake = true);
-  void wake() { cv_.notify_one(); }
+  void wake();
+  // Also calls `waker` (outside this subscription's lock) on every wake and on close; at once if
+  // something is already queued. For readers that do not block in pop() (informer_dispatcher.h).
+  void setWaker(std::function<void()> waker);
   // Waits up to timeout; false on timeout or when closed and drained.
   bool pop(StoreEvent& out, std::chrono::milliseconds timeout);
   void close();
@@ -55,6 +58,7 @@ class Subscription {
   std::deque<StoreEvent> q_;
   size_t maxEvents_, maxBytes_, bytes_ = 0;
   bool closed_ = false;
+  std::function<void()> waker_;
 };
 
 class Store {

@@ -131,6 +131,14 @@ class StoreWatch : public StoreWatchStream {
     if (sub_) sub_->close();
   }
 
+  // The initial ADDED events are queued here, not in the subscription: they wake the reader too.
+  bool setWaker(std::function<void()> wake) override {
+    if (!sub_) return false;
+    sub_->setWaker(wake);
+    if (!initial_.empty() && wake) wake();
+    return true;
+  }
+
  private:
   bool matches(const Json& o) const {
     return (labels_.empty() || labels_.matches(labelsOf(o))) && (fields_.empty() || fields_.matches(o));

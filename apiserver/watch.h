@@ -18,6 +18,7 @@ class StoreWatchStream : public Watch {
     ObjectPtr object;
     std::shared_ptr<const std::string> encoded;  // null for BOOKMARK
   };
+  using Watch::nextShared;  // the Client's overload stays visible beside this one
   virtual bool nextShared(Event& out, std::chrono::milliseconds timeout) = 0;
 };
 

@@ -19,6 +19,7 @@
 #include "apiserver/store.h"
 #include "cli/commands.h"
 #include "cli/server_flags.h"
+#include "common/informer_factory.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "controller/controller.h"
@@ -152,7 +153,9 @@ int runServer(int argc, char** argv) {
     dopts.clusterDomain = f.clusterDomain;
     ClusterDns dns(reg, dopts);
     dns.start();
-    LOGI("server", "k1s serving url=" << url << " kubeconfig=" << creds.kubeconfigPath << " data-dir=" << f.dataDir);
+    // informers: one shared list+watch per distinct (resource, namespace, selectors) (bench/idle.sh)
+    LOGI("server", "k1s serving url=" << url << " kubeconfig=" << creds.kubeconfigPath << " data-dir=" << f.dataDir
+                                      << " informers=" << reg.informers().live());
 
     while (!g_stop) {
       pollfd p{g_stopPipe[0], POLLIN, 0};

@@ -3,6 +3,7 @@
 // defaulting, validation, admission and watch events as an HTTP request).
 #pragma once
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -66,6 +67,10 @@ class Watch {
   // Safe from another thread while the owner waits in next(): makes that wait return now and the
   // watch end (an informer's stop() uses it instead of waiting out a poll period).
   virtual void interrupt() {}
+  // Asks the watch to call `wake` (from any thread, never under a lock the caller may take)
+  // whenever next() has something new to give: an event or the watch's end. Then one thread can
+  // serve many watches without blocking in any (informer_dispatcher.h). False: not supported.
+  virtual bool setWaker(std::function<void()> wake) { return false; }
 };
 
 class SharedInformerFactory;

@@ -1,6 +1,6 @@
 #include "common/informer.h"
 
-#include <pthread.h>
+#include "common/informer_factory.h"
 
 #include "common/errors.h"
 #include "common/log.h"
@@ -44,20 +44,20 @@ void Informer::removeHandlers(HandlerId id) {
 }
 
 void Informer::start() {
-  std::call_once(started_, [this] { thread_ = std::thread([this] { run(); }); });
+  std::call_once(started_, [this] {
+    dispatcher_ = client_.informers().dispatcher();
+    dispatcher_->add(this);
+  });
 }
 
 void Informer::stop() {
   stop_ = true;
-  {
-    std::lock_guard<std::mutex> l(watchMu_);
-    if (watch_) watch_->interrupt();  // wake run() from its blocking wait
-  }
+  if (dispatcher_) dispatcher_->remove(this);  // step() is not running, and will not again
+  if (watch_) watch_->stop();
   {
     std::lock_guard<std::mutex> l(syncMu_);
     syncCv_.notify_all();  // waitForSync gives up
   }
-  if (thread_.joinable()) thread_.join();
 }
 
 bool Informer::waitForSync(std::chrono::milliseconds timeout) {
@@ -142,60 +142,56 @@ void Informer::apply(const std::string& type, CachedObject obj) {
   }
 }
 
-// How long one wait on the watch lasts. Events, the watch's end and stop() (which interrupts
-// the watch) all wake it at once; the length only bounds a lost wake-up.
-constexpr std::chrono::milliseconds kWatchWait{60000};
+// Events taken in one step before the dispatcher moves on to the next informer (fairness).
+constexpr int kBatch = 256;
+// When an idle watch is looked at anyway: it then sends a bookmark (keeping the revision this
+// informer resumes from inside the API server's window) and notices its own timeout.
+constexpr std::chrono::seconds kIdleLook{30};
 
-void Informer::run() {
-  pthread_setname_np(pthread_self(), "informer");  // counted by bench/idle.sh
-  int backoff = 0;
-  while (!stop_) {
-    try {
+InformerDispatcher::Clock::time_point Informer::step() {
+  using Clock = InformerDispatcher::Clock;
+  if (stop_) return Clock::time_point::max();
+  try {
+    if (!watch_) {  // first, or after an error: list, then watch from the list's revision
       relist();
-      ListOptions wo = sel_;
-      wo.resourceVersion = rv_;
-      wo.allowWatchBookmarks = true;
-      wo.timeoutSeconds = 300 + rand() % 300;
-      setWatch(client_.watch(res_, ns_, wo));
-      backoff = 0;
-      std::string type;
-      CachedObject obj;
-      while (!stop_) {
-        if (watch_->nextShared(type, obj, kWatchWait)) {
-          apply(type, std::move(obj));
-        } else if (watch_->done()) {
-          break;
-        }
-      }
-      // A watch that ended on its own resumes from the last revision seen.
-      while (!stop_) {
-        wo.resourceVersion = rv_;
-        setWatch(client_.watch(res_, ns_, wo));
-        bool ended = false;
-        while (!stop_ && !ended) {
-          if (watch_->nextShared(type, obj, kWatchWait)) {
-            apply(type, std::move(obj));
-          } else {
-            ended = watch_->done();
-          }
-        }
-      }
-    } catch (ApiError& e) {
-      if (e.code != 410) LOGW("informer", "watch failed resource=" << res_.groupResource() << " err=" << e.what());
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 10 << std::min(backoff++, 6))));
-    } catch (std::exception& e) {
-      LOGW("informer", "list failed resource=" << res_.groupResource() << " err=" << e.what());
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 10 << std::min(backoff++, 6))));
+      openWatch();
+      backoff_ = 0;
     }
+    std::string type;
+    CachedObject obj;
+    for (int n = 0; n < kBatch; ++n) {
+      if (stop_) return Clock::time_point::max();
+      if (!watch_->nextShared(type, obj, std::chrono::milliseconds(0))) {
+        // A watch that ended on its own (its timeout) resumes from the last revision seen; one
+        // whose revision fell out of the window throws 410 below and lists again.
+        if (watch_->done()) {
+          if (stop_) return Clock::time_point::max();  // stopped by one of its own handlers
+          openWatch();
+        } else {
+          return Clock::now() + (watchWakes_ ? std::chrono::milliseconds(kIdleLook) : std::chrono::milliseconds(100));
+        }
+        continue;
+      }
+      apply(type, std::move(obj));
+    }
+    return Clock::now();  // more may be queued: come back after the others had their turn
+  } catch (ApiError& e) {
+    if (e.code != 410) LOGW("informer", "watch failed resource=" << res_.groupResource() << " err=" << e.what());
+  } catch (std::exception& e) {
+    LOGW("informer", "list failed resource=" << res_.groupResource() << " err=" << e.what());
   }
-  if (watch_) watch_->stop();
+  watch_.reset();  // list again, after a pause that grows with repeated failures
+  return Clock::now() + std::chrono::milliseconds(std::min(1000, 10 << std::min(backoff_++, 6)));
 }
 
-void Informer::setWatch(std::unique_ptr<Watch> w) {
-  std::lock_guard<std::mutex> l(watchMu_);
-  watch_ = std::move(w);
-  // stop() may have run between our last look at stop_ and now: it found no watch to interrupt.
-  if (stop_) watch_->interrupt();
+void Informer::openWatch() {
+  ListOptions wo = sel_;
+  wo.resourceVersion = rv_;
+  wo.allowWatchBookmarks = true;
+  wo.timeoutSeconds = 300 + rand() % 300;
+  watch_.reset();  // the old subscription goes before the new one is made
+  watch_ = client_.watch(res_, ns_, wo);
+  watchWakes_ = watch_->setWaker(dispatcher_->waker(this));
 }
 
 }  // namespace k1s

@@ -5,8 +5,8 @@
 //
 // One informer serves every consumer of its (resource, namespace, selectors) in the
 // process: take it from SharedInformerFactory (informer_factory.h), add handlers, start
-// it (a second start is a no-op), and remove the handlers when done. Its thread blocks
-// on the watch; nothing polls.
+// it (a second start is a no-op), and remove the handlers when done. It has no thread of its
+// own: the process's InformerDispatcher (informer_dispatcher.h) runs it when its watch has events.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/client.h"
+#include "common/informer_dispatcher.h"
 
 namespace k1s {
 
@@ -51,11 +52,14 @@ class Informer {
   std::vector<CachedObject> list(const std::string& ns = "") const;
   const ResourceInfo& resource() const { return res_; }
 
+  // The dispatcher's call: (re)lists if needed, takes what the watch has queued, and says when
+  // it wants to be looked at again without a wake-up.
+  InformerDispatcher::Clock::time_point step();
+
  private:
-  void run();
   void relist();
+  void openWatch();
   void apply(const std::string& type, CachedObject obj);
-  void setWatch(std::unique_ptr<Watch> w);
 
   Client& client_;
   const ResourceInfo& res_;
@@ -73,9 +77,11 @@ class Informer {
   std::mutex syncMu_;
   std::condition_variable syncCv_;
   std::once_flag started_;
-  std::thread thread_;
-  std::mutex watchMu_;  // guards the watch_ pointer between run() and stop()'s interrupt()
+  std::shared_ptr<InformerDispatcher> dispatcher_;
+  // Touched by step() only, and by stop() once the dispatcher will not call step() again.
   std::unique_ptr<Watch> watch_;
+  bool watchWakes_ = false;  // the watch calls the dispatcher's waker (else: looked at every 100 ms)
+  int backoff_ = 0;
 };
 
 // "ns/name" (or "name" for cluster-scoped objects): the work-queue key.

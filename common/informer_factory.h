@@ -22,9 +22,12 @@ class SharedInformerFactory {
   std::shared_ptr<Informer> informer(const ResourceInfo& r, const std::string& ns = "",
                                      const ListOptions& selectors = {});
   size_t live();  // informers held now
+  // The one thread that runs them all (informer_dispatcher.h).
+  std::shared_ptr<InformerDispatcher> dispatcher() { return dispatcher_; }
 
  private:
   Client& client_;
+  std::shared_ptr<InformerDispatcher> dispatcher_ = std::make_shared<InformerDispatcher>();
   std::mutex mu_;
   std::map<std::string, std::weak_ptr<Informer>> informers_;
 };
