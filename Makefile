@@ -4,7 +4,7 @@ DATA_DIR  ?= /var/lib/k1s
 RUN_DIR   ?= /run/k1s
 JOBS      ?= $(shell nproc)
 
-.PHONY: run test build deps deps-test deps-bench unit e2e bench fuzz clean
+.PHONY: run test build deps deps-test deps-bench unit e2e bench fuzz sanitize clean
 
 deps:
 	@scripts/install-deps.sh run
@@ -60,11 +60,16 @@ unit: build
 e2e: deps-test build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -L e2e
 
-# CI stage: every libFuzzer target (tests/fuzz) built with clang, ASan+UBSan in build-fuzz and run
+# CI stage: every libFuzzer target (tests/fuzz) built with clang, ASan+UBSan in build-asan and run
 # for 1,000,000 executions from a copy of its seed corpus (scripts/fuzz-ci.sh; it installs
-# clang and libFuzzer itself). Does not build the daemon.
+# clang and libFuzzer itself). The targets link the libraries `make sanitize` built there.
 fuzz:
 	@scripts/fuzz-ci.sh
+
+# CI stage: the unit tests and a few e2e tests under ASan+UBSan (build-asan), the controller,
+# informer and store tests under TSan (build-tsan); clang (scripts/sanitize-ci.sh).
+sanitize: deps-test
+	@scripts/sanitize-ci.sh
 
 bench: deps-bench build
 	@for b in bench/*.sh; do echo "== $$b"; K1S_BIN=$(BUILD_DIR)/k1s $$b; done

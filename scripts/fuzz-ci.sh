@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
-# CI stage `make fuzz`: builds the libFuzzer targets of tests/fuzz with clang (ASan+UBSan) in a
-# build directory of their own and runs each one for a fixed number of executions from a copy of
+# CI stage `make fuzz`: builds the libFuzzer targets of tests/fuzz with clang in the ASan+UBSan
+# build the sanitizer stage made (build-asan: they link its instrumented libraries) and runs each one for a fixed number of executions from a copy of
 # its seed corpus (the run never writes into the repository), two at a time. Prints one line per
 # target (executions, seconds, result) and fails on any crash, leak, timeout or out-of-memory.
 #   scripts/fuzz-ci.sh                    all targets, 1,000,000 executions each
 #   FUZZ_RUNS=20000 scripts/fuzz-ci.sh dns spdy     a quick look at some of them
-# Environment: K1S_FUZZ_BUILD_DIR (build-fuzz), FUZZ_RUNS (1000000), FUZZ_JOBS (2, parallel
+# Environment: K1S_FUZZ_BUILD_DIR (build-asan), FUZZ_RUNS (1000000), FUZZ_JOBS (2, parallel
 # targets), JOBS (2, compile jobs), FUZZ_SEED (1: the mutations are the same in every run, so a
 # commit that passed passes again; another seed explores further).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUILD=${K1S_FUZZ_BUILD_DIR:-build-fuzz}
+BUILD=${K1S_FUZZ_BUILD_DIR:-build-asan}
 RUNS=${FUZZ_RUNS:-1000000}
 SEED=${FUZZ_SEED:-1}
 PAR=${FUZZ_JOBS:-2}
-CJOBS=${JOBS:-2}
 TIMEOUT=25       # seconds for one input before libFuzzer calls it a hang
 RSS_MB=2048      # per target process (ASan's shadow and the in-memory corpus included)
 
@@ -36,16 +35,7 @@ fi
 t0=$(date +%s)
 scripts/install-deps.sh fuzz
 
-if [[ ! -f $BUILD/build.ninja ]]; then
-  cmake -S . -B "$BUILD" -G Ninja -DK1S_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ \
-        -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-echo ">> building the fuzz targets in $BUILD ($CJOBS jobs)"
-if ! cmake --build "$BUILD" --target k1s_fuzz_all -j "$CJOBS" >"$BUILD/fuzz-build.log" 2>&1; then
-  tail -n 40 "$BUILD/fuzz-build.log" >&2
-  echo "fuzz: the build failed (log: $BUILD/fuzz-build.log)" >&2
-  exit 1
-fi
+scripts/sanitizer-build.sh "$BUILD" address k1s_fuzz_all
 t1=$(date +%s)
 echo ">> built in $((t1 - t0)) s; running ${#TARGETS[@]} targets, $RUNS executions each, $PAR at a time"
 
