@@ -142,6 +142,15 @@ void Informer::apply(const std::string& type, CachedObject obj) {
   }
 }
 
+void Informer::inject(const std::string& type, const Json& obj) {
+  apply(type, std::make_shared<const Json>(obj));
+  if (!synced_) {
+    std::lock_guard<std::mutex> l(syncMu_);
+    synced_ = true;
+    syncCv_.notify_all();
+  }
+}
+
 // How long one wait on the watch lasts. Events, the watch's end and stop() (which interrupts
 // the watch) all wake it at once; the length only bounds a lost wake-up.
 constexpr std::chrono::milliseconds kWatchWait{60000};
