@@ -155,18 +155,19 @@ struct SyncHarness {
     client.informers().informer(r)->inject(type, obj);
   }
 
+  struct Watched {
+    Watched(const ResourceInfo* r, ListOptions sel = {}) : res(r), selectors(std::move(sel)) {}
+    const ResourceInfo* res;
+    ListOptions selectors;  // as the controller's informer has them
+  };
   // What the running controllers would do, one step at a time: the informers of `watched` catch up
   // with the API, then every controller syncs each key its handlers queued (a failed sync is
   // retried next round, like the runner's back-off but without waiting); until a round
   // queues nothing. Keys queued for later (addAfter) stay waiting on the fake clock. `eachRound`
   // runs after every round (invariants that must hold at every step). Returns the rounds taken;
   // fails the test if the controllers do not settle.
-  struct Watched {
-    Watched(const ResourceInfo* r, ListOptions sel = {}) : res(r), selectors(std::move(sel)) {}
-    const ResourceInfo* res;
-    ListOptions selectors;  // as the controller's informer has them
-  };
   int settle(const std::vector<Watched>& watched, const std::function<void()>& eachRound = {}, int maxRounds = 200) {
+    std::string lastError;
     for (int round = 1; round <= maxRounds; ++round) {
       for (auto& w : watched) catchUp(*w.res, "", w.selectors);
       bool any = false;
@@ -176,7 +177,8 @@ struct SyncHarness {
           any = true;
           try {
             c->runner()->sync(k);
-          } catch (const std::exception&) {
+          } catch (const std::exception& e) {
+            lastError = k + ": " + e.what();
             q.add(k);  // after the next catch-up
           }
         }
@@ -184,7 +186,7 @@ struct SyncHarness {
       if (eachRound) eachRound();
       if (!any) return round;
     }
-    FAIL("the controllers did not settle in " << maxRounds << " rounds");
+    FAIL("the controllers did not settle in " << maxRounds << " rounds; last sync error: " << lastError);
     return maxRounds;
   }
 };
