@@ -33,6 +33,7 @@ void GrowingThreadPool::spawner(std::shared_ptr<State> s) {
     // (shut down with jobs queued and no worker: start one to run them, then stop)
     ++s->threads;
     ++s->starting;
+    s->changed.notify_all();
     l.unlock();
     try {
       std::thread(worker, s).detach();
@@ -52,8 +53,10 @@ void GrowingThreadPool::worker(std::shared_ptr<State> s) {
   for (;;) {
     if (s->jobs.empty() && !s->shutdown) {
       ++s->idle;
+      s->changed.notify_all();
       bool got = s->work.wait_for(l, s->idleExit, [&] { return !s->jobs.empty() || s->shutdown; });
       --s->idle;
+      s->changed.notify_all();
       if (!got && s->threads > s->minThreads) break;  // idle too long: give the memory back
       if (!got) continue;
     }
@@ -66,6 +69,7 @@ void GrowingThreadPool::worker(std::shared_ptr<State> s) {
     l.lock();
   }
   if (--s->threads == 0) s->gone.notify_all();
+  s->changed.notify_all();
 }
 
 void GrowingThreadPool::shutdown() {
@@ -82,6 +86,12 @@ void GrowingThreadPool::shutdown() {
 size_t GrowingThreadPool::threads() const {
   std::lock_guard<std::mutex> l(s_->mu);
   return s_->threads;
+}
+
+bool GrowingThreadPool::waitFor(const std::function<bool(size_t, size_t)>& pred,
+                                std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> l(s_->mu);
+  return s_->changed.wait_for(l, timeout, [&] { return pred(s_->threads, s_->idle); });
 }
 
 size_t GrowingThreadPool::idle() const {

@@ -33,12 +33,16 @@ class GrowingThreadPool : public httplib::TaskQueue {
 
   size_t threads() const;  // workers alive or starting
   size_t idle() const;     // of them, waiting for a job
+  // Blocks until pred(threads, idle) holds (true) or `timeout` passes (false): tests wait on
+  // the pool's state instead of polling it.
+  bool waitFor(const std::function<bool(size_t threads, size_t idle)>& pred, std::chrono::milliseconds timeout) const;
 
  private:
   // Shared with the (detached) workers so that it outlives the last of them.
   struct State {
     std::mutex mu;
     std::condition_variable work, gone, spawn;
+    std::condition_variable changed;  // threads or idle changed (waitFor)
     std::deque<std::function<void()>> jobs;
     size_t threads = 0, idle = 0, starting = 0;
     size_t minThreads, maxThreads;

@@ -5,8 +5,8 @@
 
 namespace k1s {
 
-ControllerRunner::ControllerRunner(Client& c, const char* component, SyncFn sync, int workers)
-    : component_(component), sync_(std::move(sync)), n_(workers < 1 ? 1 : workers), informers_(c) {}
+ControllerRunner::ControllerRunner(Client& c, const char* component, SyncFn sync, int workers, const Clock& clock)
+    : component_(component), sync_(std::move(sync)), n_(workers < 1 ? 1 : workers), informers_(c), clock_(clock) {}
 
 void ControllerRunner::start() {
   if (!informers_.start()) return;  // stopped before the caches filled: no workers

@@ -18,7 +18,8 @@ namespace k1s {
 class ControllerRunner {
  public:
   using SyncFn = std::function<void(const std::string& key)>;
-  ControllerRunner(Client& c, const char* component, SyncFn sync, int workers);
+  // `clock` (tests: a FakeClock) drives the queue's delays and back-off; it must outlive the runner.
+  ControllerRunner(Client& c, const char* component, SyncFn sync, int workers, const Clock& clock = Clock::real());
   ~ControllerRunner() { stop(); }
 
   // The shared informer for (r, ns, selectors); handlers added with on().
@@ -27,6 +28,10 @@ class ControllerRunner {
   }
   void on(Informer& inf, InformerHandlers h) { informers_.on(inf, std::move(h)); }
   WorkQueue& queue() { return queue_; }
+  const Clock& clock() const { return clock_; }
+  // Tests (DESIGN rule 2): runs the controller's sync(key) once on this thread, on whatever the
+  // informers' caches hold (seeded with Informer::inject, never started); throws what sync throws.
+  void sync(const std::string& key) { sync_(key); }
 
   // Starts the informers, waits until their caches filled, then starts the workers.
   void start();
@@ -39,7 +44,8 @@ class ControllerRunner {
   SyncFn sync_;
   int n_;
   InformerSet informers_;
-  WorkQueue queue_{std::chrono::milliseconds(5), std::chrono::seconds(60)};
+  const Clock& clock_;
+  WorkQueue queue_{std::chrono::milliseconds(5), std::chrono::seconds(60), clock_};
   std::vector<std::thread> threads_;
 };
 

@@ -142,6 +142,15 @@ void Informer::apply(const std::string& type, CachedObject obj) {
   }
 }
 
+void Informer::inject(const std::string& type, const Json& obj) {
+  apply(type, std::make_shared<const Json>(obj));
+  if (!synced_) {
+    std::lock_guard<std::mutex> l(syncMu_);
+    synced_ = true;
+    syncCv_.notify_all();
+  }
+}
+
 // Events taken in one step before the dispatcher moves on to the next informer (fairness).
 constexpr int kBatch = 256;
 // When an idle watch is looked at anyway: it then sends a bookmark (keeping the revision this

@@ -48,6 +48,12 @@ class Informer {
   bool waitForSync(std::chrono::milliseconds timeout);
   bool synced() const { return synced_; }
 
+  // Tests (DESIGN rule 2): applies a change as if the watch had delivered it ("ADDED" and
+  // "MODIFIED" put the object, "DELETED" removes it), handlers included, to an informer that is
+  // never started, as client-go's tests add to an informer's indexer. The first call marks the
+  // cache filled.
+  void inject(const std::string& type, const Json& obj);
+
   CachedObject get(const std::string& ns, const std::string& name) const;
   std::vector<CachedObject> list(const std::string& ns = "") const;
   const ResourceInfo& resource() const { return res_; }

@@ -19,7 +19,7 @@ void WorkQueue::addAfter(const std::string& key, std::chrono::milliseconds delay
   if (delay.count() <= 0) return add(key);
   std::lock_guard<std::mutex> l(mu_);
   if (shutdown_) return;
-  waiting_.emplace(Clock::now() + delay, key);
+  waiting_.emplace(clock_.now() + delay, key);
   cv_.notify_all();
 }
 
@@ -46,7 +46,7 @@ int WorkQueue::retries(const std::string& key) {
 }
 
 void WorkQueue::promoteDueLocked() {
-  auto now = Clock::now();
+  auto now = clock_.now();
   while (!waiting_.empty() && waiting_.begin()->first <= now) {
     auto key = waiting_.begin()->second;
     waiting_.erase(waiting_.begin());
@@ -61,7 +61,7 @@ bool WorkQueue::get(std::string& key) {
     if (!queue_.empty()) break;
     if (shutdown_) return false;
     if (waiting_.empty()) cv_.wait(l);
-    else cv_.wait_until(l, waiting_.begin()->first);
+    else clock_.waitUntil(cv_, l, waiting_.begin()->first);
   }
   key = queue_.front();
   queue_.pop_front();
@@ -87,7 +87,14 @@ void WorkQueue::shutdown() {
 
 size_t WorkQueue::length() {
   std::lock_guard<std::mutex> l(mu_);
+  promoteDueLocked();
   return queue_.size();
+}
+
+size_t WorkQueue::waiting() {
+  std::lock_guard<std::mutex> l(mu_);
+  promoteDueLocked();
+  return waiting_.size();
 }
 
 }  // namespace k1s

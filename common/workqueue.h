@@ -10,14 +10,16 @@
 #include <deque>
 #include <string>
 
+#include "common/clock.h"
+
 namespace k1s {
 
 class WorkQueue {
  public:
-  using Clock = std::chrono::steady_clock;
+  // Delays and back-off run on `clock` (tests: a FakeClock), which must outlive the queue.
   explicit WorkQueue(std::chrono::milliseconds baseDelay = std::chrono::milliseconds(5),
-                     std::chrono::milliseconds maxDelay = std::chrono::seconds(300))
-      : base_(baseDelay), max_(maxDelay) {}
+                     std::chrono::milliseconds maxDelay = std::chrono::seconds(300), const Clock& clock = Clock::real())
+      : base_(baseDelay), max_(maxDelay), clock_(clock) {}
 
   void add(const std::string& key);
   void addAfter(const std::string& key, std::chrono::milliseconds delay);
@@ -31,7 +33,10 @@ class WorkQueue {
   // Marks the key processed; re-queues it if it was added meanwhile.
   void done(const std::string& key);
   void shutdown();
+  // Keys ready to be taken now (delayed keys count once due).
   size_t length();
+  // Keys added with a delay that is not yet due.
+  size_t waiting();
 
  private:
   std::mutex mu_;
@@ -41,6 +46,7 @@ class WorkQueue {
   std::multimap<Clock::time_point, std::string> waiting_;
   std::map<std::string, int> failures_;
   std::chrono::milliseconds base_, max_;
+  const Clock& clock_;
   bool shutdown_ = false;
   void promoteDueLocked();
   void addLocked(const std::string& key);

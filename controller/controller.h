@@ -8,8 +8,11 @@
 #include <vector>
 
 #include "common/client.h"
+#include "common/clock.h"
 
 namespace k1s {
+
+class ControllerRunner;
 
 class Controller {
  public:
@@ -17,6 +20,9 @@ class Controller {
   virtual const char* name() const = 0;
   virtual void start() = 0;  // starts informers and workers; returns at once
   virtual void stop() = 0;   // stops and joins
+  // The runtime under a controller built on ControllerRunner (else null). Tests use it to call
+  // sync(key) synchronously on seeded caches and to look at its work queue.
+  virtual ControllerRunner* runner() { return nullptr; }
 };
 
 struct ControllerOptions {
@@ -27,6 +33,10 @@ struct ControllerOptions {
   // Conditions the host checks found at start ({type, status, reason, message}): added to the Node's,
   // or in place of the default of the same type (Ready stays true unless one says otherwise).
   Json hostConditions = Json::array();
+  // Time for the work queues and time-based logic (minReadySeconds, progress deadlines); tests
+  // pass a FakeClock, which must outlive the controllers. Null: the real clock.
+  const Clock* clock = nullptr;
+  const Clock& clockOrReal() const { return clock ? *clock : Clock::real(); }
 };
 
 std::unique_ptr<Controller> makeDeploymentController(Client& c, const ControllerOptions& o);

@@ -100,7 +100,7 @@ class DeploymentController : public Controller {
         dRes_(*findResource("apps", "deployments")),
         rsRes_(*findResource("apps", "replicasets")),
         podRes_(*findResource("", "pods")),
-        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers, o.clockOrReal()),
         dInf_(runner_.use(dRes_)),
         rsInf_(runner_.use(rsRes_)),
         podInf_(runner_.use(podRes_)),
@@ -129,6 +129,7 @@ class DeploymentController : public Controller {
   void start() override { runner_.start(); }
 
   void stop() override { runner_.stop(); }
+  ControllerRunner* runner() override { return &runner_; }
 
  private:
   void enqueue(const Json& d) { runner_.queue().add(objectKey(d)); }
@@ -247,7 +248,8 @@ class DeploymentController : public Controller {
         rsRes_,
         [&](const Json& obj) { tracker_.wrote(key, trackKey(obj.value("kind", ""), objectKey(obj)), rvOf(obj)); },
         [&](const std::string& rsKey) { tracker_.wrote(key, trackKey("ReplicaSet", rsKey), 0); },
-        [&](std::chrono::milliseconds after) { runner_.queue().addAfter(key, after); }};
+        [&](std::chrono::milliseconds after) { runner_.queue().addAfter(key, after); },
+        runner_.clock()};
     deploy::DeploymentSync(env, std::move(d), std::move(rsList), std::move(podsByRs)).run();
   }
 

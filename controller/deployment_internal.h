@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/client.h"
+#include "common/clock.h"
 #include "common/events.h"
 #include "common/json.h"
 
@@ -93,6 +94,7 @@ struct SyncEnv {
   std::function<void(const Json& written)> wrote;
   std::function<void(const std::string& objectKey)> deleted;
   std::function<void(std::chrono::milliseconds)> requeueAfter;
+  const Clock& clock;  // progress deadlines count on it
 };
 
 // One pass of kube's syncDeployment over a copy of the deployment, its claimed

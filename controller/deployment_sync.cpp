@@ -346,7 +346,7 @@ void DeploymentSync::syncRolloutStatus(const Sets& s) {
         removeCondition(status, "Progressing");
       }
       setCondition(status, cond);
-    } else if (deploymentTimedOut(d_, status, time(nullptr))) {
+    } else if (deploymentTimedOut(d_, status, env_.clock.wallSeconds())) {
       setCondition(status, newCondition("Progressing", "False", "ProgressDeadlineExceeded",
                                         subject + " has timed out progressing."));
     }
@@ -383,7 +383,7 @@ void DeploymentSync::requeueStuckDeployment(const Json& newStatus) {
   if (deploymentComplete(d_, newStatus) || cond->value("reason", "") == "ProgressDeadlineExceeded") return;
   long long from = parseRfc3339(cond->value("lastUpdateTime", ""));
   if (from < 0) return;
-  long long after = from + d_["spec"].value("progressDeadlineSeconds", int64_t(600)) - time(nullptr);
+  long long after = from + d_["spec"].value("progressDeadlineSeconds", int64_t(600)) - env_.clock.wallSeconds();
   // Come back when the deadline passes, to mark the rollout as timed out.
   env_.requeueAfter(after < 1 ? std::chrono::milliseconds(200) : std::chrono::seconds(after + 1));
 }

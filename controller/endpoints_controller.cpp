@@ -39,7 +39,7 @@ class EndpointsController : public Controller {
  public:
   EndpointsController(Client& c, const ControllerOptions& o)
       : client_(c),
-        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers, o.clockOrReal()),
         services_(runner_.use(*findResource("", "services"))),
         pods_(runner_.use(*findResource("", "pods"))),
         endpoints_(runner_.use(*findResource("", "endpoints"))) {
@@ -67,6 +67,7 @@ class EndpointsController : public Controller {
   void start() override { runner_.start(); }
 
   void stop() override { runner_.stop(); }
+  ControllerRunner* runner() override { return &runner_; }
 
  private:
   void enqueue(const Json& o) { runner_.queue().add(objectKey(o)); }

@@ -32,7 +32,7 @@ class EndpointSliceController : public Controller {
   EndpointSliceController(Client& c, const ControllerOptions& o)
       : client_(c),
         sliceRes_(*findResource("discovery.k8s.io", "endpointslices")),
-        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers, o.clockOrReal()),
         services_(runner_.use(*findResource("", "services"))),
         pods_(runner_.use(*findResource("", "pods"))),
         slices_(runner_.use(sliceRes_, "", managedSelector())) {
@@ -60,6 +60,7 @@ class EndpointSliceController : public Controller {
   void start() override { runner_.start(); }
 
   void stop() override { runner_.stop(); }
+  ControllerRunner* runner() override { return &runner_; }
 
  private:
   void enqueue(const Json& o) { runner_.queue().add(objectKey(o)); }

@@ -28,7 +28,7 @@ class EndpointSliceMirroringController : public Controller {
   EndpointSliceMirroringController(Client& c, const ControllerOptions& o)
       : client_(c),
         sliceRes_(*findResource("discovery.k8s.io", "endpointslices")),
-        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers, o.clockOrReal()),
         services_(runner_.use(*findResource("", "services"))),
         endpoints_(runner_.use(*findResource("", "endpoints"))),
         slices_(runner_.use(sliceRes_, "", managedSelector())) {
@@ -49,6 +49,7 @@ class EndpointSliceMirroringController : public Controller {
   void start() override { runner_.start(); }
 
   void stop() override { runner_.stop(); }
+  ControllerRunner* runner() override { return &runner_; }
 
  private:
   static ListOptions managedSelector() {

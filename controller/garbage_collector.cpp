@@ -78,7 +78,7 @@ Item parseItem(const std::string& key) {
 class GarbageCollector : public Controller {
  public:
   GarbageCollector(Client& c, const ControllerOptions& o)
-      : client_(c), runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers) {
+      : client_(c), runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers, o.clockOrReal()) {
     // Every change of every kind reaches the collector, through the informers every other
     // component shares.
     for (auto& r : allResources()) {
@@ -96,6 +96,7 @@ class GarbageCollector : public Controller {
   void start() override { runner_.start(); }
 
   void stop() override { runner_.stop(); }
+  ControllerRunner* runner() override { return &runner_; }
 
  private:
   // --- the owner -> dependents index, fed by the informers ---

@@ -44,7 +44,7 @@ class NamespaceController : public Controller {
   NamespaceController(Client& c, const ControllerOptions& o)
       : client_(c),
         nsRes_(*findResource("", "namespaces")),
-        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers, o.clockOrReal()),
         namespaces_(runner_.use(nsRes_)) {
     auto onChange = [this](const Json& ns) {
       if (metaOf(ns).contains("deletionTimestamp")) runner_.queue().add(nameOf(ns));
@@ -56,6 +56,7 @@ class NamespaceController : public Controller {
   const char* name() const override { return kComponent; }
   void start() override { runner_.start(); }
   void stop() override { runner_.stop(); }
+  ControllerRunner* runner() override { return &runner_; }
 
  private:
   void sync(const std::string& name) {

@@ -108,7 +108,7 @@ class ReplicaSetController : public Controller {
       : c_(c),
         rsRes_(*findResource("apps", "replicasets")),
         podRes_(*findResource("", "pods")),
-        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers, o.clockOrReal()),
         rsInf_(runner_.use(rsRes_)),
         podInf_(runner_.use(podRes_)),
         rec_(c, kComponent) {
@@ -126,6 +126,7 @@ class ReplicaSetController : public Controller {
   void start() override { runner_.start(); }
 
   void stop() override { runner_.stop(); }
+  ControllerRunner* runner() override { return &runner_; }
 
  private:
   void enqueue(const Json& rs) { runner_.queue().add(objectKey(rs)); }
@@ -335,7 +336,7 @@ class ReplicaSetController : public Controller {
 
   void updateStatus(Json rs, const std::vector<Json>& pods, const std::string& manageError) {
     const Json& tmplLabels = rs["spec"]["template"]["metadata"].value("labels", Json::object());
-    long long now = time(nullptr);
+    long long now = runner_.clock().wallSeconds();
     int64_t minReady = rs["spec"].value("minReadySeconds", 0);
     int64_t fully = 0, ready = 0, available = 0;
     long long nextAvailable = -1;  // when a ready pod becomes available

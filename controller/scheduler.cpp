@@ -38,7 +38,7 @@ class Scheduler : public Controller {
       : client_(c),
         podRes_(*findResource("", "pods")),
         // One worker: decisions use the committed usage of the previous one.
-        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, 1),
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, 1, o.clockOrReal()),
         pods_(runner_.use(podRes_)),
         nodes_(runner_.use(*findResource("", "nodes"))),
         events_(c, kComponent) {
@@ -53,6 +53,7 @@ class Scheduler : public Controller {
   const char* name() const override { return kComponent; }
   void start() override { runner_.start(); }
   void stop() override { runner_.stop(); }
+  ControllerRunner* runner() override { return &runner_; }
 
  private:
   void onPod(const Json* old, const Json& pod) {

@@ -17,7 +17,7 @@ class ServiceAccountController : public Controller {
   ServiceAccountController(Client& c, const ControllerOptions& o)
       : client_(c),
         saRes_(*findResource("", "serviceaccounts")),
-        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers),
+        runner_(c, kComponent, [this](const std::string& k) { sync(k); }, o.workers, o.clockOrReal()),
         namespaces_(runner_.use(*findResource("", "namespaces"))),
         accounts_(runner_.use(saRes_)) {
     auto byNs = [this](const Json& ns) { runner_.queue().add(nameOf(ns)); };
@@ -31,6 +31,7 @@ class ServiceAccountController : public Controller {
   const char* name() const override { return kComponent; }
   void start() override { runner_.start(); }
   void stop() override { runner_.stop(); }
+  ControllerRunner* runner() override { return &runner_; }
 
  private:
   void sync(const std::string& nsName) {

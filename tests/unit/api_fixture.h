@@ -1,13 +1,13 @@
-// Shared by the controller tests: a real in-process API (SQLite store in a
-// temporary dir + registry, bootstrapped like the daemon), and a bounded poll.
+// Shared by the API-backed tests: a real in-process API (SQLite store in a temporary dir +
+// registry, bootstrapped like the daemon). Tests never poll it on a timer: controllers run
+// synchronously (controller_fixture.h), and other components are awaited through their
+// informers' events.
 #pragma once
 #include <stdlib.h>
 
-#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "apiserver/registry.h"
 
@@ -30,19 +30,5 @@ struct Api {
     std::filesystem::remove_all(dir);
   }
 };
-
-// Polls `pred` until it holds or `ms` pass; exceptions count as "not yet".
-template <class F>
-bool eventually(F pred, int ms = 5000) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  for (;;) {
-    try {
-      if (pred()) return true;
-    } catch (const std::exception&) {
-    }
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
 
 }  // namespace k1s::test

@@ -8,10 +8,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <random>
 
 #include "apiserver/registry.h"
+#include "common/informer_factory.h"
+#include "common/meta.h"
 #include "netproxy/dns.h"
 #include "netproxy/dns_wire.h"
 #include "tests/unit/api_fixture.h"
@@ -21,7 +27,6 @@ using namespace k1s;
 namespace {
 
 using test::Api;
-using test::eventually;
 
 const ResourceInfo& res(const std::string& group, const std::string& plural) { return *findResource(group, plural); }
 
@@ -130,16 +135,58 @@ Json endpoint(const std::string& ip, bool ready, const std::string& hostname = "
   return e;
 }
 
+// Handlers on the DNS server's own (shared) informers, added after the server's: an informer
+// calls its handlers in order, so once these have seen a change, the server has too.
+struct Seen {
+  InformerSet set;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, std::pair<bool, long long>> last;  // "plural/ns/name" -> (present, revision)
+  explicit Seen(Registry& reg) : set(reg) {
+    for (auto* r : {&res("", "services"), &res("discovery.k8s.io", "endpointslices"), &res("", "pods")}) {
+      std::string plural = r->plural;
+      auto note = [this, plural](const Json& o, bool present) {
+        std::lock_guard<std::mutex> l(mu);
+        last[plural + "/" + namespaceOf(o) + "/" + nameOf(o)] = {present, rv(o)};
+        cv.notify_all();
+      };
+      set.on(set.use(*r), {[note](const Json& o) { note(o, true); },
+                           [note](const Json&, const Json& o) { note(o, true); },
+                           [note](const Json& o) { note(o, false); }});
+    }
+    set.start();
+  }
+  static long long rv(const Json& o) { return std::stoll(metaOf(o).value("resourceVersion", "0")); }
+  // Waits (up to 10 s) until the server's informers have shown `written` (a write's result).
+  bool saw(const std::string& plural, const Json& written) {
+    std::string key = plural + "/" + namespaceOf(written) + "/" + nameOf(written);
+    std::unique_lock<std::mutex> l(mu);
+    return cv.wait_for(l, std::chrono::seconds(10), [&] {
+      auto it = last.find(key);
+      return it != last.end() && it->second.first && it->second.second >= rv(written);
+    });
+  }
+  bool sawGone(const std::string& plural, const std::string& ns, const std::string& name) {
+    std::unique_lock<std::mutex> l(mu);
+    return cv.wait_for(l, std::chrono::seconds(10), [&] {
+      auto it = last.find(plural + "/" + ns + "/" + name);
+      return it != last.end() && !it->second.first;
+    });
+  }
+};
+
 struct Fixture {
   Api api;
   int port = freePort();
   std::unique_ptr<ClusterDns> dns;
+  std::unique_ptr<Seen> seen;
   Fixture() {
     DnsOptions o;
     o.listenIP = "127.0.0.1";
     o.port = port;
     dns = std::make_unique<ClusterDns>(*api.reg, o);
     dns->start();
+    seen = std::make_unique<Seen>(*api.reg);
   }
   Registry& reg() { return *api.reg; }
 };
@@ -154,40 +201,40 @@ TEST_CASE("cluster DNS answers services, headless endpoints, ExternalName, SRV, 
                          {"spec", {{"selector", {{"app", "web"}}},
                                    {"ports", {{{"name", "http"}, {"port", 80}, {"targetPort", 8080}}}}}}});
   std::string webIP = web["spec"]["clusterIP"];
-  reg.create(res("", "services"), "default",
-             {{"metadata", {{"name", "db"}}},
-              {"spec", {{"clusterIP", "None"}, {"selector", {{"app", "db"}}},
-                        {"ports", {{{"name", "pg"}, {"port", 5432}}}}}}});
-  reg.create(res("discovery.k8s.io", "endpointslices"), "default",
-             slice("db-abc", "db",
-                   {endpoint("10.244.0.21", true, "db-0"), endpoint("10.244.0.22", true),
-                    endpoint("10.244.0.23", false)},
-                   {{{"name", "pg"}, {"port", 5433}, {"protocol", "TCP"}}}));
-  reg.create(res("", "services"), "default",
-             {{"metadata", {{"name", "ext"}}}, {"spec", {{"type", "ExternalName"}, {"externalName", "example.org"}}}});
+  Json db = reg.create(res("", "services"), "default",
+                       {{"metadata", {{"name", "db"}}},
+                        {"spec", {{"clusterIP", "None"}, {"selector", {{"app", "db"}}},
+                                  {"ports", {{{"name", "pg"}, {"port", 5432}}}}}}});
+  Json dbSlice = reg.create(res("discovery.k8s.io", "endpointslices"), "default",
+                            slice("db-abc", "db",
+                                  {endpoint("10.244.0.21", true, "db-0"), endpoint("10.244.0.22", true),
+                                   endpoint("10.244.0.23", false)},
+                                  {{{"name", "pg"}, {"port", 5433}, {"protocol", "TCP"}}}));
+  Json ext = reg.create(
+      res("", "services"), "default",
+      {{"metadata", {{"name", "ext"}}}, {"spec", {{"type", "ExternalName"}, {"externalName", "example.org"}}}});
   reg.create(res("", "pods"), "default",
              {{"metadata", {{"name", "p1"}}}, {"spec", {{"containers", {{{"name", "c"}, {"image", "sleep"}}}}}}});
   Json pod = reg.get(res("", "pods"), "default", "p1");
   pod["status"]["podIP"] = "10.244.0.7";
-  reg.update(res("", "pods"), "default", pod, "status");
+  pod = reg.update(res("", "pods"), "default", pod, "status");
+  for (auto& [plural, obj] : std::vector<std::pair<std::string, Json>>{
+           {"services", web}, {"services", db}, {"endpointslices", dbSlice}, {"services", ext}, {"pods", pod}})
+    REQUIRE(f.seen->saw(plural, obj));
 
   const int port = f.port;
   for (bool tcp : {false, true}) {
     CAPTURE(tcp);
-    REQUIRE(eventually([&] {
-      return texts(query(port, "web.default.svc.cluster.local", dns::A, tcp).answer, dns::A) ==
-             std::vector<std::string>{webIP};
-    }));
+    REQUIRE(texts(query(port, "web.default.svc.cluster.local", dns::A, tcp).answer, dns::A) ==
+            std::vector<std::string>{webIP});
     dns::Message m = query(port, "WEB.Default.SVC.cluster.LOCAL", dns::A, tcp);
     CHECK((m.flags & dns::AA));
     CHECK(m.rcode() == dns::NoError);
     REQUIRE(m.answer.size() == 1);
     CHECK(m.answer[0].ttl == 5);
 
-    REQUIRE(eventually([&] {
-      return texts(query(port, "db.default.svc.cluster.local", dns::A, tcp).answer, dns::A) ==
-             std::vector<std::string>{"10.244.0.21", "10.244.0.22"};
-    }));
+    REQUIRE(texts(query(port, "db.default.svc.cluster.local", dns::A, tcp).answer, dns::A) ==
+            std::vector<std::string>{"10.244.0.21", "10.244.0.22"});
     CHECK(texts(query(port, "db-0.db.default.svc.cluster.local", dns::A, tcp).answer, dns::A) ==
           std::vector<std::string>{"10.244.0.21"});
     CHECK(texts(query(port, "_pg._tcp.db.default.svc.cluster.local", dns::SRV, tcp).answer, dns::SRV) ==
@@ -197,8 +244,7 @@ TEST_CASE("cluster DNS answers services, headless endpoints, ExternalName, SRV, 
     CHECK(texts(m.answer, dns::SRV) == std::vector<std::string>{"0 100 80 web.default.svc.cluster.local"});
     CHECK(texts(m.additional, dns::A) == std::vector<std::string>{webIP});
 
-    REQUIRE(eventually(
-        [&] { return !query(port, "ext.default.svc.cluster.local", dns::A, tcp).answer.empty(); }));
+    REQUIRE(!query(port, "ext.default.svc.cluster.local", dns::A, tcp).answer.empty());
     m = query(port, "ext.default.svc.cluster.local", dns::A, tcp);
     CHECK(texts(m.answer, dns::CNAME) == std::vector<std::string>{"example.org"});
 
@@ -211,10 +257,8 @@ TEST_CASE("cluster DNS answers services, headless endpoints, ExternalName, SRV, 
     std::string rev = o[0] + "." + o[1] + "." + o[2] + "." + o[3] + ".in-addr.arpa";
     CHECK(texts(query(port, rev, dns::PTR, tcp).answer, dns::PTR) ==
           std::vector<std::string>{"web.default.svc.cluster.local"});
-    REQUIRE(eventually([&] {
-      return texts(query(port, "7.0.244.10.in-addr.arpa", dns::PTR, tcp).answer, dns::PTR) ==
-             std::vector<std::string>{"10-244-0-7.default.pod.cluster.local"};
-    }));
+    REQUIRE(texts(query(port, "7.0.244.10.in-addr.arpa", dns::PTR, tcp).answer, dns::PTR) ==
+            std::vector<std::string>{"10-244-0-7.default.pod.cluster.local"});
     CHECK(texts(query(port, "10-244-0-7.default.pod.cluster.local", dns::A, tcp).answer, dns::A) ==
           std::vector<std::string>{"10.244.0.7"});
 
@@ -246,20 +290,23 @@ TEST_CASE("cluster DNS answers services, headless endpoints, ExternalName, SRV, 
 
   // Deleting the service is seen through the informer.
   reg.remove(res("", "services"), "default", "web");
-  CHECK(eventually([&] { return query(port, "web.default.svc.cluster.local", dns::A).rcode() == dns::NXDomain; }));
+  REQUIRE(f.seen->sawGone("services", "default", "web"));
+  CHECK(query(port, "web.default.svc.cluster.local", dns::A).rcode() == dns::NXDomain);
 }
 
 TEST_CASE("cluster DNS truncates large UDP answers; TCP and EDNS0 carry them whole") {
   Fixture f;
   Json eps = Json::array();
   for (int i = 0; i < 60; ++i) eps.push_back(endpoint("10.244.1." + std::to_string(i + 1), true));
-  f.reg().create(res("", "services"), "default",
-                 {{"metadata", {{"name", "big"}}},
-                  {"spec", {{"clusterIP", "None"}, {"ports", {{{"name", "http"}, {"port", 80}}}}}}});
-  f.reg().create(res("discovery.k8s.io", "endpointslices"), "default",
-                 slice("big-1", "big", eps, {{{"name", "http"}, {"port", 80}, {"protocol", "TCP"}}}));
+  Json svc = f.reg().create(res("", "services"), "default",
+                            {{"metadata", {{"name", "big"}}},
+                             {"spec", {{"clusterIP", "None"}, {"ports", {{{"name", "http"}, {"port", 80}}}}}}});
+  Json big = f.reg().create(res("discovery.k8s.io", "endpointslices"), "default",
+                            slice("big-1", "big", eps, {{{"name", "http"}, {"port", 80}, {"protocol", "TCP"}}}));
+  REQUIRE(f.seen->saw("services", svc));  // each kind has its own informer thread: wait for both
+  REQUIRE(f.seen->saw("endpointslices", big));
   const std::string name = "big.default.svc.cluster.local";
-  REQUIRE(eventually([&] { return query(f.port, name, dns::A, true).answer.size() == 60; }));
+  REQUIRE(query(f.port, name, dns::A, true).answer.size() == 60);
 
   dns::Message udp = query(f.port, name, dns::A);
   CHECK((udp.flags & dns::TC));
@@ -322,10 +369,14 @@ TEST_CASE("cluster DNS survives malformed packets") {
     tcpExchange(port, pkt);
   }
 
-  CHECK(eventually([&] {
+  // Still answering: a UDP client retries on its own timeout (the garbage may fill the socket's
+  // queue for a moment), as resolvers do.
+  bool answered = false;
+  for (int attempt = 0; attempt < 30 && !answered; ++attempt) {
     std::string r = udpExchange(port, dns::buildQuery(7, "kubernetes.default.svc.cluster.local", dns::A), 300);
-    return !r.empty() && decode(r).rcode() == dns::NoError && decode(r).answer.size() == 1;
-  }));
+    answered = !r.empty() && decode(r).rcode() == dns::NoError && decode(r).answer.size() == 1;
+  }
+  CHECK(answered);
   CHECK(query(port, "kubernetes.default.svc.cluster.local", dns::A, true).answer.size() == 1);
 }
 
@@ -334,19 +385,21 @@ TEST_CASE("cluster DNS: repeated answers follow Service changes at once (per-wor
   Registry& reg = f.reg();
   const int port = f.port;
   auto create = [&](const std::string& ip) {
-    reg.create(res("", "services"), "default",
-               {{"metadata", {{"name", "cached"}}},
-                {"spec", {{"clusterIP", ip}, {"ports", {{{"name", "http"}, {"port", 80}}}}}}});
+    Json svc = reg.create(res("", "services"), "default",
+                          {{"metadata", {{"name", "cached"}}},
+                           {"spec", {{"clusterIP", ip}, {"ports", {{{"name", "http"}, {"port", 80}}}}}}});
+    REQUIRE(f.seen->saw("services", svc));
   };
   auto answer = [&] { return texts(query(port, "cached.default.svc.cluster.local", dns::A).answer, dns::A); };
   create("10.96.7.7");
-  REQUIRE(eventually([&] { return answer() == std::vector<std::string>{"10.96.7.7"}; }));
+  REQUIRE(answer() == std::vector<std::string>{"10.96.7.7"});
   // Many repeats over several client sockets (so every UDP worker answers some): each
   // reply carries its own query's id (checked in query()) and the same address.
   for (int i = 0; i < 40; ++i) CHECK(answer() == std::vector<std::string>{"10.96.7.7"});
   reg.remove(res("", "services"), "default", "cached");
-  REQUIRE(eventually([&] { return query(port, "cached.default.svc.cluster.local", dns::A).rcode() == dns::NXDomain; }));
+  REQUIRE(f.seen->sawGone("services", "default", "cached"));
+  REQUIRE(query(port, "cached.default.svc.cluster.local", dns::A).rcode() == dns::NXDomain);
   create("10.96.8.8");
-  REQUIRE(eventually([&] { return answer() == std::vector<std::string>{"10.96.8.8"}; }));
+  REQUIRE(answer() == std::vector<std::string>{"10.96.8.8"});
   for (int i = 0; i < 10; ++i) CHECK(answer() == std::vector<std::string>{"10.96.8.8"});
 }

@@ -1,31 +1,25 @@
-// Endpoints and EndpointSlice controllers against a real in-process API:
-// pod readiness and IP changes, named target ports, terminating pods,
-// selectorless Services, Service deletion.
+// Endpoints and EndpointSlice controllers against a real in-process API, run step by step on
+// the test thread (controller_fixture.h): pod readiness and IP changes, named target ports,
+// terminating pods, selectorless Services, Service deletion.
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
 #include <chrono>
-#include <filesystem>
 #include <functional>
 #include <set>
-#include <thread>
 
 #include "apiserver/registry.h"
 #include "common/errors.h"
 #include "common/meta.h"
 #include "controller/controller.h"
 
-#include "tests/unit/api_fixture.h"
+#include "tests/unit/controller_fixture.h"
 
 using namespace k1s;
 
 namespace {
 
-using test::Api;
-
 const ResourceInfo& res(const std::string& group, const std::string& plural) { return *findResource(group, plural); }
-
-using test::eventually;
 
 Json makePod(const std::string& name, const Json& labels, int containerPort = 8080) {
   return {{"metadata", {{"name", name}, {"labels", labels}}},
@@ -56,11 +50,9 @@ Json endpointsOf(Registry& reg, const std::string& name) { return reg.get(res(""
 }  // namespace
 
 TEST_CASE("endpoints follow pod readiness, IP changes and named target ports") {
-  Api api;
-  Registry& reg = *api.reg;
-  ControllerOptions opts;
-  auto ctl = makeEndpointsController(reg, opts);
-  ctl->start();
+  test::SyncHarness h(makeEndpointsController);
+  Registry& reg = h.reg;
+  auto settle = [&] { h.settle({&res("", "services"), &res("", "pods"), &res("", "endpoints")}); };
 
   reg.create(res("", "services"), "default", webService());
   reg.create(res("", "pods"), "default", makePod("web-1", {{"app", "web"}}));
@@ -68,14 +60,13 @@ TEST_CASE("endpoints follow pod readiness, IP changes and named target ports") {
   setPodStatus(reg, "other", "10.244.0.9", true);
 
   // A pod without an IP is not an endpoint yet.
-  REQUIRE(eventually([&] { return endpointsOf(reg, "web").value("subsets", Json::array()).empty(); }));
+  settle();
+  REQUIRE(endpointsOf(reg, "web").value("subsets", Json::array()).empty());
   CHECK(labelsOf(endpointsOf(reg, "web"))["tier"] == "front");
 
   setPodStatus(reg, "web-1", "10.244.0.5", false);
-  REQUIRE(eventually([&] {
-    Json s = endpointsOf(reg, "web").value("subsets", Json::array());
-    return s.size() == 1 && s[0].contains("notReadyAddresses");
-  }));
+  settle();
+  REQUIRE(endpointsOf(reg, "web").value("subsets", Json::array()).size() == 1);
   Json subset = endpointsOf(reg, "web")["subsets"][0];
   CHECK_FALSE(subset.contains("addresses"));
   CHECK(subset["notReadyAddresses"][0]["ip"] == "10.244.0.5");
@@ -84,18 +75,21 @@ TEST_CASE("endpoints follow pod readiness, IP changes and named target ports") {
   CHECK(subset["ports"] == Json::parse(R"([{"name":"http","port":8080,"protocol":"TCP"}])"));
 
   setPodStatus(reg, "web-1", "10.244.0.5", true);
-  REQUIRE(eventually([&] {
-    Json s = endpointsOf(reg, "web").value("subsets", Json::array());
-    return s.size() == 1 && s[0].contains("addresses") && !s[0].contains("notReadyAddresses");
-  }));
+  settle();
+  subset = endpointsOf(reg, "web")["subsets"][0];
+  CHECK(endpointsOf(reg, "web")["subsets"].size() == 1);
+  CHECK(subset.contains("addresses"));
+  CHECK_FALSE(subset.contains("notReadyAddresses"));
 
   setPodStatus(reg, "web-1", "10.244.0.7", true);
-  REQUIRE(eventually([&] { return endpointsOf(reg, "web")["subsets"][0]["addresses"][0]["ip"] == "10.244.0.7"; }));
+  settle();
+  CHECK(endpointsOf(reg, "web")["subsets"][0]["addresses"][0]["ip"] == "10.244.0.7");
 
   // A second pod whose named port resolves differently lands in its own subset.
   reg.create(res("", "pods"), "default", makePod("web-2", {{"app", "web"}}, 9090));
   setPodStatus(reg, "web-2", "10.244.0.8", true);
-  REQUIRE(eventually([&] { return endpointsOf(reg, "web")["subsets"].size() == 2; }));
+  settle();
+  REQUIRE(endpointsOf(reg, "web")["subsets"].size() == 2);
   std::set<int> ports;
   Json two = endpointsOf(reg, "web");
   for (auto& s : two["subsets"]) ports.insert(s["ports"][0]["port"].get<int>());
@@ -106,53 +100,50 @@ TEST_CASE("endpoints follow pod readiness, IP changes and named target ports") {
   w2["metadata"]["finalizers"] = {"example.com/hold"};
   reg.update(res("", "pods"), "default", w2);
   reg.remove(res("", "pods"), "default", "web-2");
-  REQUIRE(eventually([&] { return endpointsOf(reg, "web")["subsets"].size() == 1; }));
+  settle();
+  REQUIRE(endpointsOf(reg, "web")["subsets"].size() == 1);
   CHECK(endpointsOf(reg, "web")["subsets"][0]["addresses"][0]["targetRef"]["name"] == "web-1");
 
   // Deleting the Service deletes its Endpoints.
   reg.remove(res("", "services"), "default", "web");
-  CHECK(eventually([&] {
-    try {
-      endpointsOf(reg, "web");
-      return false;
-    } catch (const ApiError& e) {
-      return e.code == 404;
-    }
-  }));
-  ctl->stop();
+  settle();
+  CHECK_THROWS_AS(endpointsOf(reg, "web"), ApiError);
 }
 
 TEST_CASE("endpoints of selectorless services and of the kubernetes service are left alone") {
-  Api api;
-  Registry& reg = *api.reg;
-  auto ctl = makeEndpointsController(reg, ControllerOptions{});
-  ctl->start();
+  // Run step by step on this thread (controller_fixture.h), so "nothing is written" is exact.
+  test::SyncHarness h(makeEndpointsController);
+  Registry& reg = h.reg;
   reg.create(res("", "services"), "default",
              {{"metadata", {{"name", "external"}}}, {"spec", {{"ports", {{{"port", 5432}}}}}}});
   Json ep = {{"metadata", {{"name", "external"}}},
              {"subsets", {{{"addresses", {{{"ip", "192.168.1.10"}}}}, {"ports", {{{"port", 5432}}}}}}}};
   reg.create(res("", "endpoints"), "default", ep);
   Json kube = endpointsOf(reg, "kubernetes");
-  // Give the controller time to (wrongly) act, then check nothing changed.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Every key the informers' events queue (both Services among them) is synced: no write.
+  h.settle({&res("", "services"), &res("", "pods"), &res("", "endpoints")});
+  h.sync("default/external");
+  h.sync("default/kubernetes");
+  CHECK(h.client.take().empty());
   CHECK(endpointsOf(reg, "external")["subsets"][0]["addresses"][0]["ip"] == "192.168.1.10");
   CHECK(endpointsOf(reg, "kubernetes") == kube);
-  ctl->stop();
 }
 
 TEST_CASE("endpointslices mirror the service's pods with conditions, ports and an owner") {
-  Api api;
-  Registry& reg = *api.reg;
-  auto ctl = makeEndpointSliceController(reg, ControllerOptions{});
-  ctl->start();
-  Json svc = reg.create(res("", "services"), "default", webService());
+  test::SyncHarness h(makeEndpointSliceController);
+  Registry& reg = h.reg;
   auto& sliceRes = res("discovery.k8s.io", "endpointslices");
+  ListOptions managed;
+  managed.labelSelector = "endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io";
+  auto settle = [&] { h.settle({&res("", "services"), &res("", "pods"), {&sliceRes, managed}}); };
+  Json svc = reg.create(res("", "services"), "default", webService());
   ListOptions lo;
   lo.labelSelector = "kubernetes.io/service-name=web";
   auto slices = [&] { return reg.list(sliceRes, "default", lo)["items"]; };
 
   // No pods yet: one empty placeholder slice.
-  REQUIRE(eventually([&] { return slices().size() == 1; }));
+  settle();
+  REQUIRE(slices().size() == 1);
   Json s = slices()[0];
   CHECK(nameOf(s).rfind("web-", 0) == 0);
   CHECK(nameOf(s).size() == 9);
@@ -164,10 +155,9 @@ TEST_CASE("endpointslices mirror the service's pods with conditions, ports and a
 
   reg.create(res("", "pods"), "default", makePod("web-1", {{"app", "web"}}));
   setPodStatus(reg, "web-1", "10.244.0.5", true);
-  REQUIRE(eventually([&] {
-    Json l = slices();
-    return l.size() == 1 && l[0].value("endpoints", Json::array()).size() == 1;
-  }));
+  settle();
+  REQUIRE(slices().size() == 1);
+  REQUIRE(slices()[0].value("endpoints", Json::array()).size() == 1);
   s = slices()[0];
   CHECK(s["ports"] == Json::parse(R"([{"name":"http","port":8080,"protocol":"TCP"}])"));
   Json ep = s["endpoints"][0];
@@ -180,14 +170,13 @@ TEST_CASE("endpointslices mirror the service's pods with conditions, ports and a
   pod["metadata"]["finalizers"] = {"example.com/hold"};
   reg.update(res("", "pods"), "default", pod);
   reg.remove(res("", "pods"), "default", "web-1");
-  REQUIRE(eventually([&] {
-    Json l = slices();
-    return l.size() == 1 && l[0]["endpoints"][0]["conditions"]["terminating"] == true;
-  }));
+  settle();
+  REQUIRE(slices().size() == 1);
+  CHECK(slices()[0]["endpoints"][0]["conditions"]["terminating"] == true);
   CHECK(slices()[0]["endpoints"][0]["conditions"]["ready"] == false);
   CHECK(slices()[0]["endpoints"][0]["conditions"]["serving"] == true);
 
   reg.remove(res("", "services"), "default", "web");
-  CHECK(eventually([&] { return slices().empty(); }));
-  ctl->stop();
+  settle();
+  CHECK(slices().empty());
 }

@@ -5,28 +5,22 @@
 #include <stdlib.h>
 
 #include <chrono>
-#include <filesystem>
 #include <functional>
-#include <thread>
 
 #include "apiserver/registry.h"
 #include "common/errors.h"
 #include "common/meta.h"
 #include "controller/controller.h"
 
-#include "tests/unit/api_fixture.h"
+#include "tests/unit/controller_fixture.h"
 
 using namespace k1s;
 
 namespace {
 
-using test::Api;
-
 const ResourceInfo& pods() { return *findResource("", "pods"); }
 const ResourceInfo& replicaSets() { return *findResource("apps", "replicasets"); }
 const ResourceInfo& configMaps() { return *findResource("", "configmaps"); }
-
-using test::eventually;
 
 bool gone(Registry& reg, const ResourceInfo& r, const std::string& name) {
   try {
@@ -66,12 +60,13 @@ DeleteOptions policy(const std::string& p) {
   return o;
 }
 
-struct GcFixture {
-  Api api;
-  Registry& reg = *api.reg;
-  std::unique_ptr<Controller> gc = makeGarbageCollector(reg, ControllerOptions{});
-  GcFixture() { gc->start(); }
-  ~GcFixture() { gc->stop(); }
+const ResourceInfo& deployments() { return *findResource("apps", "deployments"); }
+
+// The collector (and whatever else the test adds) run step by step on the test thread
+// (controller_fixture.h); settle() runs them until nothing is left to do, so "it stays" is exact.
+struct GcFixture : test::SyncHarness {
+  GcFixture() { add(makeGarbageCollector); }
+  int settle() { return SyncHarness::settle({&deployments(), &replicaSets(), &pods(), &configMaps()}); }
 };
 
 }  // namespace
@@ -86,9 +81,11 @@ TEST_CASE("background deletion removes dependents whose every owner is gone") {
   createDependentPod(f.reg, "two-owners", Json::array({ownerRef(rs), second}));
 
   f.reg.remove(replicaSets(), "default", "rs1", policy("Background"));
-  CHECK(eventually([&] { return gone(f.reg, pods(), "only-child"); }));
+  f.settle();
+  CHECK(gone(f.reg, pods(), "only-child"));
   // A dependent with a surviving owner stays and loses the dangling reference.
-  REQUIRE(eventually([&] { return metaOf(f.reg.get(pods(), "default", "two-owners"))["ownerReferences"].size() == 1; }));
+  f.settle();
+  REQUIRE(metaOf(f.reg.get(pods(), "default", "two-owners"))["ownerReferences"].size() == 1);
   CHECK(metaOf(f.reg.get(pods(), "default", "two-owners"))["ownerReferences"][0]["name"] == "other-owner");
 }
 
@@ -104,17 +101,21 @@ TEST_CASE("foreground deletion removes dependents before the owner") {
 
   Json marked = f.reg.remove(replicaSets(), "default", "rs-fg", policy("Foreground"));
   CHECK(metaOf(marked).contains("deletionTimestamp"));
-  CHECK(eventually([&] { return gone(f.reg, pods(), "fg-1"); }));
-  REQUIRE(eventually([&] { return metaOf(f.reg.get(pods(), "default", "fg-2")).contains("deletionTimestamp"); }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  f.settle();
+  CHECK(gone(f.reg, pods(), "fg-1"));
+  f.settle();
+  REQUIRE(metaOf(f.reg.get(pods(), "default", "fg-2")).contains("deletionTimestamp"));
+  // Settled, and the owner waits for its held dependent.
   Json owner = f.reg.get(replicaSets(), "default", "rs-fg");
   CHECK(metaOf(owner)["finalizers"] == Json::array({"foregroundDeletion"}));
 
   held = f.reg.get(pods(), "default", "fg-2");
   held["metadata"].erase("finalizers");
   f.reg.update(pods(), "default", held);
-  CHECK(eventually([&] { return gone(f.reg, pods(), "fg-2"); }));
-  CHECK(eventually([&] { return gone(f.reg, replicaSets(), "rs-fg"); }));
+  f.settle();
+  CHECK(gone(f.reg, pods(), "fg-2"));
+  f.settle();
+  CHECK(gone(f.reg, replicaSets(), "rs-fg"));
 }
 
 TEST_CASE("orphan deletion removes the owner and leaves dependents without the reference") {
@@ -122,31 +123,28 @@ TEST_CASE("orphan deletion removes the owner and leaves dependents without the r
   Json rs = createOwnerRS(f.reg, "rs-or");
   createDependentPod(f.reg, "or-1", Json::array({ownerRef(rs)}));
   createDependentPod(f.reg, "or-2", Json::array({ownerRef(rs)}));
-  // Let the collector's index see the dependents before the owner goes.
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  f.settle();  // the collector's index sees the dependents before the owner goes
   f.reg.remove(replicaSets(), "default", "rs-or", policy("Orphan"));
-  REQUIRE(eventually([&] { return gone(f.reg, replicaSets(), "rs-or"); }));
+  f.settle();
+  REQUIRE(gone(f.reg, replicaSets(), "rs-or"));
   for (const char* name : {"or-1", "or-2"}) {
     Json p = f.reg.get(pods(), "default", name);
     CHECK_FALSE(metaOf(p).contains("deletionTimestamp"));
     CHECK(metaOf(p).value("ownerReferences", Json::array()).empty());
   }
-  // And they stay.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // And they stay: settled, nothing more is done to them.
+  f.client.take();
+  f.settle();
+  CHECK(f.client.take().empty());
   CHECK_FALSE(gone(f.reg, pods(), "or-1"));
 }
 
 TEST_CASE("deleting a Deployment takes its ReplicaSets and pods; orphaning keeps them") {
-  Api api;
-  Registry& reg = *api.reg;
-  ControllerOptions o;
-  auto gc = makeGarbageCollector(reg, o);
-  auto dc = makeDeploymentController(reg, o);
-  auto rc = makeReplicaSetController(reg, o);
-  gc->start();
-  dc->start();
-  rc->start();
-  auto& deps = *findResource("apps", "deployments");
+  GcFixture f;
+  f.add(makeDeploymentController);
+  f.add(makeReplicaSetController);
+  Registry& reg = f.reg;
+  auto& deps = deployments();
   auto makeDeploy = [&](const std::string& name) {
     Json tpl = podTemplate();
     tpl["metadata"]["labels"] = {{"app", name}};
@@ -161,20 +159,18 @@ TEST_CASE("deleting a Deployment takes its ReplicaSets and pods; orphaning keeps
   };
 
   makeDeploy("web");
-  REQUIRE(eventually([&] { return count(replicaSets(), "web") == 1 && count(pods(), "web") == 2; }));
+  f.settle();
+  REQUIRE((count(replicaSets(), "web") == 1 && count(pods(), "web") == 2));
   reg.remove(deps, "default", "web", policy("Background"));
-  CHECK(eventually([&] { return count(replicaSets(), "web") == 0 && count(pods(), "web") == 0; }));
+  f.settle();
+  CHECK((count(replicaSets(), "web") == 0 && count(pods(), "web") == 0));
 
   makeDeploy("keep");
-  REQUIRE(eventually([&] { return count(replicaSets(), "keep") == 1 && count(pods(), "keep") == 2; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  f.settle();
+  REQUIRE((count(replicaSets(), "keep") == 1 && count(pods(), "keep") == 2));
   reg.remove(deps, "default", "keep", policy("Orphan"));
-  REQUIRE(eventually([&] { return gone(reg, deps, "keep"); }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  CHECK(count(replicaSets(), "keep") == 1);
+  f.settle();
+  REQUIRE(gone(reg, deps, "keep"));
+  CHECK(count(replicaSets(), "keep") == 1);  // settled: the orphans stay
   CHECK(count(pods(), "keep") == 2);
-
-  rc->stop();
-  dc->stop();
-  gc->stop();
 }

@@ -4,8 +4,11 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "apiserver/registry.h"
 #include "common/informer_factory.h"
@@ -14,7 +17,6 @@
 
 using namespace k1s;
 using test::Api;
-using test::eventually;
 
 namespace {
 
@@ -27,6 +29,7 @@ Json cm(const std::string& name, const std::string& app = "a") {
 // Names a handler saw added, under a lock (handlers run on the informer's thread).
 struct Seen {
   std::mutex mu;
+  std::condition_variable cv;
   std::set<std::string> added;
   std::atomic<int> calls{0};
   InformerHandlers handlers() {
@@ -34,12 +37,18 @@ struct Seen {
               std::lock_guard<std::mutex> l(mu);
               added.insert(nameOf(o));
               ++calls;
+              cv.notify_all();
             },
             [this](const Json&, const Json&) { ++calls; }, [this](const Json&) { ++calls; }};
   }
   size_t count() {
     std::lock_guard<std::mutex> l(mu);
     return added.size();
+  }
+  // Waits (up to 10 s) until n names were added.
+  bool awaitCount(size_t n) {
+    std::unique_lock<std::mutex> l(mu);
+    return cv.wait_for(l, std::chrono::seconds(10), [&] { return added.size() >= n; });
   }
 };
 
@@ -79,28 +88,31 @@ TEST_CASE("a handler added after the cache filled gets the cache as adds, then c
   second.on(second.use(cms()), late.handlers());
   CHECK(late.count() == 1);  // "early", replayed synchronously
   reg.create(cms(), "default", cm("later"));
-  CHECK(eventually([&] { return late.count() == 2; }));
+  CHECK(late.awaitCount(2));
   CHECK(inf.get("default", "later") != nullptr);
 }
 
 TEST_CASE("removed handlers are not called again; the last user's release stops the informer") {
   Api api;
   Registry& reg = *api.reg;
-  Seen seen;
+  Seen seen, other;
   {
-    InformerSet set(reg);
+    InformerSet set(reg), still(reg);
     set.on(set.use(cms()), seen.handlers());
+    still.on(still.use(cms()), other.handlers());
     REQUIRE(set.start());
+    REQUIRE(still.start());
     reg.create(cms(), "default", cm("x"));
-    REQUIRE(eventually([&] { return seen.count() == 1; }));
+    REQUIRE(seen.awaitCount(1));
     set.stop();
     int before = seen.calls;
     reg.create(cms(), "default", cm("y"));
-    // The informer still runs (the set holds it) and takes the change; the handler is gone.
-    Informer& inf = set.use(cms());
-    REQUIRE(eventually([&] { return inf.get("default", "y") != nullptr; }));
+    // The informer still runs (other users hold it) and takes the change: the other handler
+    // hears of it, in the same step that would have called the removed one.
+    REQUIRE(other.awaitCount(2));
     CHECK(seen.calls == before);
     CHECK(reg.informers().live() == 1);
+    still.stop();
   }
   CHECK(reg.informers().live() == 0);
 }

@@ -3,15 +3,18 @@
 // Without them the tests fail and say why.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
-#include <thread>
 
 #include "kubelet/cgroups.h"
 #include "kubelet/runtime.h"
@@ -23,6 +26,48 @@ using namespace k1s;
 namespace {
 
 std::string slurp(const std::string& p) { return shim::readFile(p).value_or(""); }
+
+// Waits until `done()` holds, re-checking whenever a file in `dir` is written or renamed into
+// place (inotify: the shim's exit.json, a container's log lines) and when `pidToWatch` (if > 0)
+// exits. False if `seconds` pass first.
+bool waitOnDir(const std::string& dir, const std::function<bool()>& done, int seconds, pid_t pidToWatch = 0) {
+  int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (in < 0) return false;
+  shim::mkdirAll(dir);
+  inotify_add_watch(in, dir.c_str(), IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_CREATE);
+  int pfd = pidToWatch > 0 ? int(syscall(SYS_pidfd_open, pidToWatch, 0)) : -1;
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  bool ok = false;
+  for (;;) {
+    if (done()) {
+      ok = true;
+      break;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd fds[2] = {{in, POLLIN, 0}, {pfd, POLLIN, 0}};
+    poll(fds, pfd >= 0 ? 2 : 1, int(left.count()));
+    char buf[4096];
+    while (read(in, buf, sizeof buf) > 0) {
+    }
+    if (pfd >= 0 && (fds[1].revents & POLLIN)) {  // exited: one more look covers what it left
+      close(pfd);
+      pfd = -1;
+    }
+  }
+  if (pfd >= 0) close(pfd);
+  close(in);
+  return ok;
+}
+
+// Whether `sig` is pending for the process (thread or shared), from /proc/<pid>/status.
+bool signalPending(pid_t pid, int sig) {
+  std::istringstream in(slurp("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("SigPnd:", 0) == 0 || line.rfind("ShdPnd:", 0) == 0)
+      if (std::stoull(line.substr(7), nullptr, 16) & (1ULL << (sig - 1))) return true;
+  return false;
+}
 
 std::string k1sBinary() {
   if (const char* e = getenv("K1S_BIN")) return e;
@@ -83,16 +128,29 @@ struct Fixture {
     return c;
   }
 
+  // Waits for the shim to record the container's exit (exit.json appears in its state dir),
+  // or for the shim to die without one.
   ContainerStatus wait(const std::string& id, int seconds = 20) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-      auto s = rt->status(id);
-      REQUIRE(s);
-      if (!s->running) return *s;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    FAIL("container " << id << " still running after " << seconds << "s");
-    return {};
+    auto first = rt->status(id);
+    REQUIRE(first);
+    std::optional<ContainerStatus> last;
+    auto state = shim::readFile(stateRoot + "/" + id + "/state.json");
+    pid_t shimPid = state ? Json::parse(*state).value("shimPid", 0) : 0;
+    bool exited = waitOnDir(
+        stateRoot + "/" + id,
+        [&] {
+          last = rt->status(id);
+          return !last || !last->running;
+        },
+        seconds, shimPid);
+    REQUIRE(last);
+    if (!exited) FAIL("container " << id << " still running after " << seconds << "s");
+    return *last;
+  }
+
+  // Waits until the container's log has a line containing `text`.
+  bool logged(const ContainerSpec& c, const std::string& text, int seconds = 20) {
+    return waitOnDir(logDir, [&] { return slurp(c.logPath).find(text) != std::string::npos; }, seconds);
   }
 
   // Runs to completion; returns the status and the log's content lines ("stdout F hi").
@@ -252,17 +310,23 @@ TEST_CASE("runtime: memory limit and OOM kill") {
 TEST_CASE("runtime: signals") {
   Fixture f;
   // A shell that traps TERM stops on SIGTERM.
-  auto t = f.spec({"sh", "-c", "trap 'exit 143' TERM; sleep 1000 & wait"});
+  auto t = f.spec({"sh", "-c", "trap 'exit 143' TERM; echo trapped; sleep 1000 & wait"});
   f.rt->start(t);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(f.logged(t, "stdout F trapped\n"));  // the trap is set
   f.rt->signal(t.id, SIGTERM);
   auto st = f.wait(t.id, 5);
   CHECK(st.exitCode == 143);
   // `sleep` as pid 1 has no handler, so the kernel drops SIGTERM (as with Docker and kube); SIGKILL stops it.
+  // The kernel decides at kill() time: a dropped signal is never pending, a fatal one would
+  // have left SIGKILL pending on the process (or it would be gone already).
   auto c = f.spec({"sleep", "1000"});
-  f.rt->start(c);
+  auto started = f.rt->start(c);
   f.rt->signal(c.id, SIGTERM);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK_FALSE(signalPending(started.pid, SIGTERM));
+  CHECK_FALSE(signalPending(started.pid, SIGKILL));
+  std::string procStatus = slurp("/proc/" + std::to_string(started.pid) + "/status");
+  CHECK(!procStatus.empty());
+  CHECK(procStatus.find("State:\tZ") == std::string::npos);
   CHECK(f.rt->status(c.id)->running);
   f.rt->signal(c.id, SIGKILL);
   auto s = f.wait(c.id, 5);
@@ -319,11 +383,15 @@ TEST_CASE("runtime: pod sandbox shares IPC and UTS; exec joins the container") {
   f.rt->createSandbox({"pod1", "web-0", "default", "web-0", ""}, ipc, uts);
   struct stat ipcSt;
   REQUIRE(stat(ipc.c_str(), &ipcSt) == 0);
-  auto c = f.spec({"sh", "-c", "hostname; readlink /proc/self/ns/ipc; sleep 1000"});
+  // A background shell says "execd" once pid 1 has become `sleep` (it spins on the condition
+  // inside the container for the microseconds the exec takes).
+  auto c = f.spec({"sh", "-c",
+                   "hostname; readlink /proc/self/ns/ipc; "
+                   "(until [ \"$(cat /proc/1/comm)\" = sleep ]; do :; done; echo execd) & exec sleep 1000"});
   c.ipcnsPath = ipc;
   c.utsnsPath = uts;
   f.rt->start(c);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(f.logged(c, "stdout F execd\n"));
 
   int p[2];
   REQUIRE(pipe(p) == 0);

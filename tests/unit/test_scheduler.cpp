@@ -1,4 +1,5 @@
-// The scheduler against a real in-process API: binding through pods/binding,
+// The scheduler against a real in-process API, run step by step on the test thread
+// (controller_fixture.h): binding through pods/binding,
 // resource fit, nodeSelector, taints; unschedulable pods get the condition and
 // a FailedScheduling event, and are placed once the node grows. Also the
 // quantity parser and the event recorder's de-duplication.
@@ -17,7 +18,7 @@
 #include "controller/controller.h"
 #include "controller/scheduler_fit.h"
 
-#include "tests/unit/api_fixture.h"
+#include "tests/unit/controller_fixture.h"
 
 using namespace k1s;
 
@@ -28,8 +29,6 @@ using test::Api;
 const ResourceInfo& pods() { return *findResource("", "pods"); }
 const ResourceInfo& nodes() { return *findResource("", "nodes"); }
 const ResourceInfo& events() { return *findResource("", "events"); }
-
-using test::eventually;
 
 void setNodeCapacity(Registry& reg, const std::string& cpu, const Json& taints = nullptr) {
   Json node;
@@ -87,17 +86,18 @@ TEST_CASE("quantities are parsed in milli-units") {
 }
 
 TEST_CASE("an unschedulable pod waits with a condition and an event, then lands when the node grows") {
-  Api api;
-  Registry& reg = *api.reg;
+  test::SyncHarness h(makeScheduler);  // run step by step on this thread (controller_fixture.h)
+  Registry& reg = h.reg;
+  auto settle = [&] { h.settle({&pods(), &nodes()}); };
   setNodeCapacity(reg, "1");
-  auto sched = makeScheduler(reg, ControllerOptions{});
-  sched->start();
 
   reg.create(pods(), "default", makePod("small", "500m"));
-  REQUIRE(eventually([&] { return nodeOf(reg, "small") == "n1"; }));
+  settle();
+  REQUIRE(nodeOf(reg, "small") == "n1");
   Json small = reg.get(pods(), "default", "small");
   CHECK(podScheduled(small)["status"] == "True");
-  REQUIRE(eventually([&] { return eventsFor(reg, "small", "Scheduled").size() == 1; }));
+  settle();
+  REQUIRE(eventsFor(reg, "small", "Scheduled").size() == 1);
   Json ev = eventsFor(reg, "small", "Scheduled")[0];
   CHECK(ev["message"] == "Successfully assigned default/small to n1");
   CHECK(ev["type"] == "Normal");
@@ -108,13 +108,15 @@ TEST_CASE("an unschedulable pod waits with a condition and an event, then lands 
 
   // 500m is left; 2 CPUs do not fit.
   reg.create(pods(), "default", makePod("big", "2"));
-  REQUIRE(eventually([&] { return !podScheduled(reg.get(pods(), "default", "big")).is_null(); }));
+  settle();
+  REQUIRE(!podScheduled(reg.get(pods(), "default", "big")).is_null());
   Json cond = podScheduled(reg.get(pods(), "default", "big"));
   CHECK(cond["status"] == "False");
   CHECK(cond["reason"] == "Unschedulable");
   std::string msg = cond["message"];
   CHECK(msg.rfind("0/1 nodes are available: 1 Insufficient cpu.", 0) == 0);
-  REQUIRE(eventually([&] { return eventsFor(reg, "big", "FailedScheduling").size() == 1; }));
+  settle();
+  REQUIRE(eventsFor(reg, "big", "FailedScheduling").size() == 1);
   Json failed = eventsFor(reg, "big", "FailedScheduling")[0];
   CHECK(failed["type"] == "Warning");
   CHECK(failed["message"] == msg);
@@ -122,17 +124,16 @@ TEST_CASE("an unschedulable pod waits with a condition and an event, then lands 
   CHECK(reg.get(pods(), "default", "big")["status"]["phase"] == "Pending");
 
   setNodeCapacity(reg, "4");
-  REQUIRE(eventually([&] { return nodeOf(reg, "big") == "n1"; }));
+  settle();
+  REQUIRE(nodeOf(reg, "big") == "n1");
   CHECK(podScheduled(reg.get(pods(), "default", "big"))["status"] == "True");
-  sched->stop();
 }
 
 TEST_CASE("nodeSelector, taints, schedulerName and a preset nodeName are honoured") {
-  Api api;
-  Registry& reg = *api.reg;
+  test::SyncHarness h(makeScheduler);
+  Registry& reg = h.reg;
+  auto settle = [&] { h.settle({&pods(), &nodes()}); };
   setNodeCapacity(reg, "4", Json::array({{{"key", "dedicated"}, {"value", "lab"}, {"effect", "NoSchedule"}}}));
-  auto sched = makeScheduler(reg, ControllerOptions{});
-  sched->start();
 
   reg.create(pods(), "default", makePod("untolerated", "100m"));
   reg.create(pods(), "default",
@@ -145,18 +146,17 @@ TEST_CASE("nodeSelector, taints, schedulerName and a preset nodeName are honoure
   reg.create(pods(), "default", makePod("other-scheduler", "100m", {{"schedulerName", "my-scheduler"},
                                                                     {"tolerations", {{{"operator", "Exists"}}}}}));
 
-  REQUIRE(eventually([&] { return nodeOf(reg, "tolerated") == "n1"; }));
-  REQUIRE(eventually([&] {
-    return !podScheduled(reg.get(pods(), "default", "untolerated")).is_null() &&
-           !podScheduled(reg.get(pods(), "default", "wrong-disk")).is_null();
-  }));
+  settle();
+
+  REQUIRE(nodeOf(reg, "tolerated") == "n1");
+  REQUIRE(!podScheduled(reg.get(pods(), "default", "untolerated")).is_null());
+  REQUIRE(!podScheduled(reg.get(pods(), "default", "wrong-disk")).is_null());
   CHECK(podScheduled(reg.get(pods(), "default", "untolerated"))["message"].get<std::string>().rfind(
             "0/1 nodes are available: 1 node(s) had untolerated taint {dedicated: lab}.", 0) == 0);
   CHECK(podScheduled(reg.get(pods(), "default", "wrong-disk"))["message"].get<std::string>().rfind(
             "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector.", 0) == 0);
   CHECK(nodeOf(reg, "other-scheduler").empty());
   CHECK(podScheduled(reg.get(pods(), "default", "other-scheduler")).is_null());
-  sched->stop();
 }
 
 TEST_CASE("binding sets nodeName once; a second binding is a conflict") {

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "apiserver/registry.h"
 #include "apiserver/store.h"

@@ -50,14 +50,17 @@ StreamProcess fakeProcess(int code, std::vector<std::pair<int, int>>* sizes, std
   REQUIRE(pipe(in) == 0);
   REQUIRE(pipe(out) == 0);
   REQUIRE(pipe(err) == 0);
+  // No assertion on this thread (doctest's REQUIRE must stay on the test's own): a short write
+  // shows up as missing output, which the test checks.
   worker = std::make_shared<std::thread>([=] {
     char buf[4096];
     ssize_t n;
     while ((n = read(in[0], buf, sizeof buf)) > 0) {
       for (ssize_t i = 0; i < n; ++i) buf[i] = char(toupper(buf[i]));
-      CHECK(write(out[1], buf, size_t(n)) == n);
+      if (write(out[1], buf, size_t(n)) != n) break;
     }
-    CHECK(write(err[1], "bye\n", 4) == 4);
+    ssize_t bye = write(err[1], "bye\n", 4);  // a short one shows as missing output
+    (void)bye;
     close(in[0]);
     close(out[1]);
     close(err[1]);
@@ -154,14 +157,15 @@ TEST_CASE("stream session: port-forward copies both ways; a refused port is repo
   FakeBackend b;
   int ls = listenLoopback(b.port);
   // The "pod": answers whatever it got, once the client half-closed.
-  std::thread server([ls] {
+  bool replied = false;  // checked on the test's thread after join
+  std::thread server([ls, &replied] {
     int c = accept(ls, nullptr, nullptr);
     std::string got;
     char buf[1024];
     ssize_t n;
     while ((n = read(c, buf, sizeof buf)) > 0) got.append(buf, size_t(n));
     std::string reply = "got:" + got;
-    CHECK(write(c, reply.data(), reply.size()) == ssize_t(reply.size()));
+    replied = write(c, reply.data(), reply.size()) == ssize_t(reply.size());
     close(c);
   });
   Collected data, error;
@@ -170,6 +174,7 @@ TEST_CASE("stream session: port-forward copies both ways; a refused port is repo
   runPortForward(b, "ns", "web", 80, *data.ch, *error.ch);
   server.join();
   close(ls);
+  CHECK(replied);
   CHECK(data.text() == "got:ping");
   CHECK(data.closed);
   CHECK(error.closed);
@@ -186,9 +191,10 @@ TEST_CASE("stream session: port-forward hands the pod's bytes to the transport w
   int ls = listenLoopback(b.port);
   std::string body(3 << 20, '\0');  // several pod reads
   for (size_t i = 0; i < body.size(); ++i) body[i] = char(i * 13 + (i >> 11));
-  std::thread pod([ls, &body] {
+  bool wrote = false;  // checked on the test's thread after join
+  std::thread pod([ls, &body, &wrote] {
     int c = accept(ls, nullptr, nullptr);
-    CHECK(write(c, body.data(), body.size()) == ssize_t(body.size()));
+    wrote = write(c, body.data(), body.size()) == ssize_t(body.size());
     close(c);
   });
   // The transport: writes a "header" over the whole room it is lent, then takes the bytes.
@@ -213,6 +219,7 @@ TEST_CASE("stream session: port-forward hands the pod's bytes to the transport w
   Collected error;
   runPortForward(b, "ns", "web", 80, *data, *error.ch);
   pod.join();
+  CHECK(wrote);
   close(ls);
   CHECK(got.size() == body.size());
   CHECK(got == body);
