@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -46,22 +47,48 @@ class ScriptedWatch : public Watch {
   }
   void stop() override { end(); }
   void interrupt() override { end(); }
+  // As the store's watches do: the informer dispatcher is woken, never polls.
+  bool setWaker(std::function<void()> w) override {
+    bool now;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      waker_ = w;
+      now = !q_.empty() || ended_;
+    }
+    if (now && w) w();
+    return true;
+  }
   void push(const std::string& type, const Json& obj) {
-    std::lock_guard<std::mutex> l(mu_);
-    q_.push_back({type, obj});
-    cv_.notify_all();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      q_.push_back({type, obj});
+      cv_.notify_all();
+    }
+    wake();
   }
   void end() {
-    std::lock_guard<std::mutex> l(mu_);
-    ended_ = true;
-    cv_.notify_all();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      ended_ = true;
+      cv_.notify_all();
+    }
+    wake();
   }
 
  private:
+  void wake() {
+    std::function<void()> w;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      w = waker_;
+    }
+    if (w) w();
+  }
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<WatchEvent> q_;
   bool ended_ = false;
+  std::function<void()> waker_;
 };
 
 // Lists return `items` at `rv`; each watch() opens a ScriptedWatch the test can reach, or
