@@ -1,11 +1,13 @@
 // The runtime every controller runs on (DESIGN rule 2), as kube-controller-manager's
 // controllers do: shared informers (informer_factory.h) whose handlers put keys on a
-// rate-limited work queue, and N workers that take keys and call the controller's one
+// rate-limited work queue, and up to N workers that take keys and call the controller's one
 // idempotent sync(key). A failure re-queues the key with back-off, a success resets it.
 // One start order (caches filled, then workers) and one stop order (handlers off, queue
 // shut down, workers joined) for every controller.
 #pragma once
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,12 +35,19 @@ class ControllerRunner {
   // informers' caches hold (seeded with Informer::inject, never started); throws what sync throws.
   void sync(const std::string& key) { sync_(key); }
 
-  // Starts the informers, waits until their caches filled, then starts the workers.
+  // Starts the informers, waits until their caches filled, then starts the first worker.
   void start();
   void stop();
 
  private:
+  // One worker waits on the queue for good. A worker that takes a key while more are ready
+  // starts another (up to N); those extra workers take keys while any are ready and then leave.
+  // So an idle controller holds one thread, a busy one N (client-go's N goroutines cost nothing
+  // parked; N threads for each of nine controllers were a third of an idle daemon's threads).
   void work();
+  void workWhileReady();
+  void process(const std::string& key);
+  void growIfBacklog();
 
   const char* component_;
   SyncFn sync_;
@@ -46,7 +55,10 @@ class ControllerRunner {
   InformerSet informers_;
   const Clock& clock_;
   WorkQueue queue_{std::chrono::milliseconds(5), std::chrono::seconds(60), clock_};
-  std::vector<std::thread> threads_;
+  std::thread first_;
+  std::mutex mu_;
+  std::condition_variable extrasGone_;
+  int extras_ = 0;  // extra workers running (detached; stop() waits for none)
 };
 
 }  // namespace k1s

@@ -63,11 +63,23 @@ bool WorkQueue::get(std::string& key) {
     if (waiting_.empty()) cv_.wait(l);
     else clock_.waitUntil(cv_, l, waiting_.begin()->first);
   }
+  takeLocked(key);
+  return true;
+}
+
+bool WorkQueue::tryGet(std::string& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  promoteDueLocked();
+  if (queue_.empty() || shutdown_) return false;
+  takeLocked(key);
+  return true;
+}
+
+void WorkQueue::takeLocked(std::string& key) {
   key = queue_.front();
   queue_.pop_front();
   dirty_.erase(key);
   processing_.insert(key);
-  return true;
 }
 
 void WorkQueue::done(const std::string& key) {

@@ -30,6 +30,8 @@ class WorkQueue {
   int retries(const std::string& key);
   // Blocks until a key is ready or the queue shuts down (then returns false).
   bool get(std::string& key);
+  // As get(), without waiting: false when no key is ready now (or the queue shut down).
+  bool tryGet(std::string& key);
   // Marks the key processed; re-queues it if it was added meanwhile.
   void done(const std::string& key);
   void shutdown();
@@ -50,6 +52,7 @@ class WorkQueue {
   bool shutdown_ = false;
   void promoteDueLocked();
   void addLocked(const std::string& key);
+  void takeLocked(std::string& key);
 };
 
 }  // namespace k1s
