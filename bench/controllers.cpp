@@ -18,9 +18,9 @@
 #include "controller/controller.h"
 
 using namespace k1s;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
-static double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+static double since(SteadyClock::time_point t) { return std::chrono::duration<double>(SteadyClock::now() - t).count(); }
 
 int main() {
   const int replicas = 100;
@@ -34,7 +34,7 @@ int main() {
     auto& deploys = *findResource("apps", "deployments");
 
     // Anchor: bare pod creates through the same registry path.
-    auto t0 = Clock::now();
+    auto t0 = SteadyClock::now();
     for (int i = 0; i < replicas; ++i)
       reg.create(pods, "kube-public",
                  {{"metadata", {{"name", "anchor-" + std::to_string(i)}}},
@@ -97,7 +97,7 @@ int main() {
                  {{"metadata", {{"labels", {{"app", "big"}}}}},
                   {"spec", {{"terminationGracePeriodSeconds", 0},
                             {"containers", {{{"name", "c"}, {"image", "busybox:1"}}}}}}}}}}};
-    t0 = Clock::now();
+    t0 = SteadyClock::now();
     reg.create(deploys, "default", d);
     while (countBound("busybox:1") < replicas && since(t0) < 30) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     double created = since(t0);
@@ -118,7 +118,7 @@ int main() {
 
     Json cur = reg.get(deploys, "default", "big");
     cur["spec"]["template"]["spec"]["containers"][0]["image"] = "busybox:2";
-    t0 = Clock::now();
+    t0 = SteadyClock::now();
     reg.update(deploys, "default", cur);
     double rolled = -1;
     while (since(t0) < 60) {

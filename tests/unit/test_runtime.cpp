@@ -380,7 +380,7 @@ TEST_CASE("runtime: shims survive the Runtime and are re-adopted; remove leaves 
 TEST_CASE("runtime: pod sandbox shares IPC and UTS; exec joins the container") {
   Fixture f;
   std::string ipc, uts;
-  f.rt->createSandbox({"pod1", "web-0", "default", "web-0", ""}, ipc, uts);
+  f.rt->createSandbox({"pod1", "web-0", "default", "web-0", "", {}}, ipc, uts);
   struct stat ipcSt;
   REQUIRE(stat(ipc.c_str(), &ipcSt) == 0);
   // A background shell says "execd" once pid 1 has become `sleep` (it spins on the condition
