@@ -5,11 +5,16 @@
 
 namespace k1s {
 
-ControllerRunner::ControllerRunner(Client& c, const char* component, SyncFn sync, int workers)
-    : component_(component), sync_(std::move(sync)), n_(workers < 1 ? 1 : workers), informers_(c) {}
+ControllerRunner::ControllerRunner(Client& c, const char* component, SyncFn sync, int workers, RetryBackoff backoff)
+    : component_(component),
+      sync_(std::move(sync)),
+      n_(workers < 1 ? 1 : workers),
+      informers_(c),
+      queue_(backoff.base, backoff.max) {}
 
-void ControllerRunner::start() {
+void ControllerRunner::start(const std::function<void()>& beforeWorkers) {
   if (!informers_.start()) return;  // stopped before the caches filled: no workers
+  if (beforeWorkers) beforeWorkers();
   for (int i = 0; i < n_; ++i) threads_.emplace_back([this] { work(); });
 }
 

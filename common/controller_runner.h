@@ -15,10 +15,17 @@
 
 namespace k1s {
 
+// How a failed key comes back: after base, doubling up to max. The controllers' default is short
+// because their syncs are cheap API reads; the kubelet's pod workers start slower (a sync may
+// start containers), as kubelet's own back-off does.
+struct RetryBackoff {
+  std::chrono::milliseconds base{5}, max{std::chrono::seconds(60)};
+};
+
 class ControllerRunner {
  public:
   using SyncFn = std::function<void(const std::string& key)>;
-  ControllerRunner(Client& c, const char* component, SyncFn sync, int workers);
+  ControllerRunner(Client& c, const char* component, SyncFn sync, int workers, RetryBackoff backoff = {});
   ~ControllerRunner() { stop(); }
 
   // The shared informer for (r, ns, selectors); handlers added with on().
@@ -28,8 +35,10 @@ class ControllerRunner {
   void on(Informer& inf, InformerHandlers h) { informers_.on(inf, std::move(h)); }
   WorkQueue& queue() { return queue_; }
 
-  // Starts the informers, waits until their caches filled, then starts the workers.
-  void start();
+  // Starts the informers, waits until their caches filled, runs beforeWorkers (work that needs the
+  // full caches but must finish before any sync, as the kubelet's re-adoption of containers), then
+  // starts the workers.
+  void start(const std::function<void()>& beforeWorkers = nullptr);
   void stop();
 
  private:
@@ -39,7 +48,7 @@ class ControllerRunner {
   SyncFn sync_;
   int n_;
   InformerSet informers_;
-  WorkQueue queue_{std::chrono::milliseconds(5), std::chrono::seconds(60)};
+  WorkQueue queue_;
   std::vector<std::thread> threads_;
 };
 

@@ -2,7 +2,6 @@
 // routes, re-adoption) and pod_worker.cpp (the per-pod sync). Not a public face.
 #pragma once
 #include <atomic>
-#include <condition_variable>
 #include <map>
 #include <optional>
 #include <memory>
@@ -12,10 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/controller_runner.h"
 #include "common/events.h"
 #include "common/informer.h"
-#include "common/informer_factory.h"
-#include "common/workqueue.h"
 #include "kubelet/images.h"
 #include "kubelet/kubelet.h"
 #include "kubelet/pod_probes.h"
@@ -76,13 +74,11 @@ struct Kubelet::Impl {
   ImageStore images;
   PodNetworkManager network;
   EventRecorder events;
-  InformerSet informers;  // before the references into it
+  // The pod workers: informers -> queue of pod uids -> sync(uid), on the runtime the controllers
+  // use (no threads of the kubelet's own). Kubelet::stop() stops it first, joining the workers.
+  ControllerRunner runner;
+  WorkQueue& queue;
   Informer &pods, &configMaps, &secrets, &services;
-  WorkQueue queue{std::chrono::milliseconds(200), std::chrono::seconds(30)};
-  std::vector<std::thread> workers;
-  std::thread ticker;
-  std::mutex tickMu;
-  std::condition_variable tickCv;  // wakes the ticker at stop()
   std::atomic<bool> stopping{false}, started{false};
   std::string hostIP;
   int64_t nodeCpuMilli = 1000, nodeMemoryBytes = 1LL << 30;
@@ -94,8 +90,6 @@ struct Kubelet::Impl {
   RestartBackoff backoff;  // guarded by mu
 
   void sync(const std::string& uid);
-  void workerLoop();
-  void tickerLoop();
   void adoptAndCleanOrphans();
 
   // pod_sandbox.cpp
