@@ -1,9 +1,10 @@
-// The Kubelet's lifecycle: informers (pods bound to this node, and the
-// ConfigMaps, Secrets and Services pods consume) feeding the shared controller
-// runner, whose work queue is keyed by pod uid; each pod is synced again 1 s
-// after its last sync (kubelet's PLEG relist period) through the queue's
-// delayed add; re-adoption of containers left running by a previous daemon;
-// and the streaming routes.
+// The Kubelet's lifecycle: the host checks and the Node's registration, then
+// informers (pods bound to this node, and the ConfigMaps, Secrets and Services
+// pods consume) feeding the shared controller runner, whose work queue is keyed
+// by pod uid; each pod is synced again 1 s after its last sync (kubelet's PLEG
+// relist period) through the queue's delayed add; the Node's heartbeat is one
+// more key of that queue; re-adoption of containers left running by a previous
+// daemon; and the streaming routes.
 #include <unistd.h>
 
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/meta.h"
+#include "kubelet/host_check.h"
 #include "kubelet/pod_http.h"
 #include "kubelet/pod_logs.h"
 #include "kubelet/pod_worker.h"
@@ -29,6 +31,8 @@ constexpr auto kResync = std::chrono::seconds(1);
 // A failed pod sync is retried after 200 ms, doubling up to 30 s (the periodic resync above
 // still looks at a known pod every second).
 constexpr RetryBackoff kBackoff{std::chrono::milliseconds(200), std::chrono::seconds(30)};
+// The queue key of the Node's heartbeat; pod keys are uids, which never look like this.
+const std::string kNodeKey = "node";
 
 // The node name defaults to the host name, as kubelet's --hostname-override does.
 KubeletOptions withNodeName(KubeletOptions o) {
@@ -77,16 +81,16 @@ Kubelet::Impl::Impl(Client& c, KubeletOptions o)
       network(PodNetworkOptions{opts.bridge, opts.podCIDR, opts.clusterCIDR, opts.serviceCIDR, opts.runDir,
                                 opts.dataDir + "/ipam.json", opts.podEgress}),
       events(c, kComp, opts.nodeName),
-      runner(c, kComp, [this](const std::string& uid) { sync(uid); }, kWorkers, kBackoff),
+      runner(c, kComp, [this](const std::string& key) { key == kNodeKey ? syncNode() : sync(key); }, kWorkers,
+             kBackoff),
       queue(runner.queue()),
       pods(runner.use(*findResource("", "pods"), "", nodeSelector(opts.nodeName))),
       configMaps(runner.use(*findResource("", "configmaps"))),
       secrets(runner.use(*findResource("", "secrets"))),
       services(runner.use(*findResource("", "services"))) {
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  nodeCpuMilli = (cpus > 0 ? cpus : 1) * 1000;
-  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  if (pages > 0 && page > 0) nodeMemoryBytes = (int64_t)pages * page;
+  MachineResources m = machineResources();
+  nodeCpuMilli = m.cpus * 1000;
+  if (m.memoryBytes > 0) nodeMemoryBytes = m.memoryBytes;
 
   auto onPod = [this](const Json& p) {
     std::string uid = metaOf(p).value("uid", "");
@@ -106,6 +110,11 @@ Kubelet::Impl::Impl(Client& c, KubeletOptions o)
   for (Informer* inf : {&configMaps, &secrets})
     runner.on(*inf, {touchNamespace, [touchNamespace](const Json&, const Json& n) { touchNamespace(n); },
                      touchNamespace});
+}
+
+void Kubelet::Impl::syncNode() {
+  if (stopping) return;
+  queue.addAfter(kNodeKey, node->sync());  // a failure comes back with the runner's back-off instead
 }
 
 void Kubelet::Impl::sync(const std::string& uid) {
@@ -205,6 +214,20 @@ Kubelet::~Kubelet() { stop(); }
 void Kubelet::start() {
   auto& I = *impl_;
   if (I.started.exchange(true)) return;
+  // The Node first, so the scheduler can place pods as soon as possible; it carries what the
+  // host checks found (NetworkUnavailable, and Ready False when pods cannot run).
+  NodeStatusOptions no;
+  no.nodeName = I.opts.nodeName;
+  no.nodeIP = I.network.bridgeIP();
+  no.podCIDR = I.opts.podCIDR;
+  no.hostConditions = checkHost(I.opts.dataDir).conditions;
+  I.node = std::make_unique<NodeStatus>(I.client, I.events, no);
+  try {
+    I.node->registerNode();
+  } catch (const std::exception& e) {
+    LOGW(kComp, "node registration failed, will retry err=" << e.what());
+  }
+  I.queue.add(kNodeKey);  // the first heartbeat writes the Lease as soon as the workers run
   fs::create_directories(I.opts.dataDir + "/pods");
   fs::create_directories(I.opts.runDir + "/containers");
   I.network.init();

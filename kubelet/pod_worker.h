@@ -16,6 +16,7 @@
 #include "common/informer.h"
 #include "kubelet/images.h"
 #include "kubelet/kubelet.h"
+#include "kubelet/node_status.h"
 #include "kubelet/pod_probes.h"
 #include "kubelet/pod_spec.h"
 #include "kubelet/pod_status.h"
@@ -81,7 +82,10 @@ struct Kubelet::Impl {
   Informer &pods, &configMaps, &secrets, &services;
   std::atomic<bool> stopping{false}, started{false};
   std::string hostIP;
-  int64_t nodeCpuMilli = 1000, nodeMemoryBytes = 1LL << 30;
+  int64_t nodeCpuMilli = 1000, nodeMemoryBytes = 1LL << 30;  // the Node's allocatable (node_status.h)
+  // The Node, its status and Lease: made at start(), once the host checks ran; synced as the
+  // queue's kNodeKey, so the heartbeat needs no thread of its own.
+  std::unique_ptr<NodeStatus> node;
 
   std::mutex mu;  // guards the maps below (each PodRuntime is only touched by its key's worker)
   std::map<std::string, std::unique_ptr<PodRuntime>> state;        // by pod uid
@@ -90,6 +94,7 @@ struct Kubelet::Impl {
   RestartBackoff backoff;  // guarded by mu
 
   void sync(const std::string& uid);
+  void syncNode();
   void adoptAndCleanOrphans();
 
   // pod_sandbox.cpp
