@@ -125,13 +125,8 @@ int runServer(int argc, char** argv) {
     api.servePodSubresources(kubelet.podSubresources());
     api.start();
 
-    HostReport host = checkHost(f.dataDir);
     ControllerOptions co;
-    for (auto& c : host.conditions)
-      co.hostConditions.push_back({{"type", c.type}, {"status", c.status}, {"reason", c.reason}, {"message", c.message}});
     co.nodeName = f.nodeName;
-    co.nodeIP = bridgeIP;
-    co.podCIDR = nodeRange.str();
     ControllerManager controllers(reg, co);
     controllers.start();
     kubelet.start();

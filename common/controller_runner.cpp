@@ -5,11 +5,18 @@
 
 namespace k1s {
 
-ControllerRunner::ControllerRunner(Client& c, const char* component, SyncFn sync, int workers, const Clock& clock)
-    : component_(component), sync_(std::move(sync)), n_(workers < 1 ? 1 : workers), informers_(c), clock_(clock) {}
+ControllerRunner::ControllerRunner(Client& c, const char* component, SyncFn sync, int workers, const Clock& clock,
+                                   RetryBackoff backoff)
+    : component_(component),
+      sync_(std::move(sync)),
+      n_(workers < 1 ? 1 : workers),
+      informers_(c),
+      clock_(clock),
+      queue_(backoff.base, backoff.max, clock_) {}
 
-void ControllerRunner::start() {
+void ControllerRunner::start(const std::function<void()>& beforeWorkers) {
   if (!informers_.start()) return;  // stopped before the caches filled: no workers
+  if (beforeWorkers) beforeWorkers();
   first_ = std::thread([this] { work(); });
 }
 

@@ -17,11 +17,19 @@
 
 namespace k1s {
 
+// How a failed key comes back: after base, doubling up to max. The controllers' default is short
+// because their syncs are cheap API reads; the kubelet's pod workers start slower (a sync may
+// start containers), as kubelet's own back-off does.
+struct RetryBackoff {
+  std::chrono::milliseconds base{5}, max{std::chrono::seconds(60)};
+};
+
 class ControllerRunner {
  public:
   using SyncFn = std::function<void(const std::string& key)>;
   // `clock` (tests: a FakeClock) drives the queue's delays and back-off; it must outlive the runner.
-  ControllerRunner(Client& c, const char* component, SyncFn sync, int workers, const Clock& clock = Clock::real());
+  ControllerRunner(Client& c, const char* component, SyncFn sync, int workers, const Clock& clock = Clock::real(),
+                   RetryBackoff backoff = {});
   ~ControllerRunner() { stop(); }
 
   // The shared informer for (r, ns, selectors); handlers added with on().
@@ -35,8 +43,10 @@ class ControllerRunner {
   // informers' caches hold (seeded with Informer::inject, never started); throws what sync throws.
   void sync(const std::string& key) { sync_(key); }
 
-  // Starts the informers, waits until their caches filled, then starts the first worker.
-  void start();
+  // Starts the informers, waits until their caches filled, runs beforeWorkers (work that needs the
+  // full caches but must finish before any sync, as the kubelet's re-adoption of containers), then
+  // starts the first worker.
+  void start(const std::function<void()>& beforeWorkers = nullptr);
   void stop();
 
  private:
@@ -54,7 +64,7 @@ class ControllerRunner {
   int n_;
   InformerSet informers_;
   const Clock& clock_;
-  WorkQueue queue_{std::chrono::milliseconds(5), std::chrono::seconds(60), clock_};
+  WorkQueue queue_;
   std::thread first_;
   std::mutex mu_;
   std::condition_variable extrasGone_;

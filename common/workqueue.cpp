@@ -19,7 +19,17 @@ void WorkQueue::addAfter(const std::string& key, std::chrono::milliseconds delay
   if (delay.count() <= 0) return add(key);
   std::lock_guard<std::mutex> l(mu_);
   if (shutdown_) return;
-  waiting_.emplace(clock_.now() + delay, key);
+  auto at = clock_.now() + delay;
+  if (auto it = waitingAt_.find(key); it != waitingAt_.end()) {
+    if (it->second <= at) return;
+    for (auto w = waiting_.lower_bound(it->second); w != waiting_.end() && w->first == it->second; ++w)
+      if (w->second == key) {
+        waiting_.erase(w);
+        break;
+      }
+  }
+  waiting_.emplace(at, key);
+  waitingAt_[key] = at;
   cv_.notify_all();
 }
 
@@ -50,6 +60,7 @@ void WorkQueue::promoteDueLocked() {
   while (!waiting_.empty() && waiting_.begin()->first <= now) {
     auto key = waiting_.begin()->second;
     waiting_.erase(waiting_.begin());
+    waitingAt_.erase(key);
     addLocked(key);
   }
 }

@@ -22,6 +22,8 @@ class WorkQueue {
       : base_(baseDelay), max_(maxDelay), clock_(clock) {}
 
   void add(const std::string& key);
+  // Adds the key once the delay passed. A key already waiting keeps the earlier of the two times
+  // (client-go's delaying queue), so a periodic re-add after each sync stays one pending entry.
   void addAfter(const std::string& key, std::chrono::milliseconds delay);
   // Re-queues after this key's next back-off delay (5ms, 10ms, 20ms, ...).
   void addRateLimited(const std::string& key);
@@ -46,6 +48,7 @@ class WorkQueue {
   std::deque<std::string> queue_;
   std::set<std::string> dirty_, processing_;
   std::multimap<Clock::time_point, std::string> waiting_;
+  std::map<std::string, Clock::time_point> waitingAt_;  // key -> its one entry in waiting_
   std::map<std::string, int> failures_;
   std::chrono::milliseconds base_, max_;
   const Clock& clock_;

@@ -27,12 +27,7 @@ class Controller {
 
 struct ControllerOptions {
   std::string nodeName;         // the one node
-  std::string nodeIP = "10.244.0.1";
-  std::string podCIDR = "10.244.0.0/24";
   int workers = 2;
-  // Conditions the host checks found at start ({type, status, reason, message}): added to the Node's,
-  // or in place of the default of the same type (Ready stays true unless one says otherwise).
-  Json hostConditions = Json::array();
   // Time for the work queues and time-based logic (minReadySeconds, progress deadlines); tests
   // pass a FakeClock, which must outlive the controllers. Null: the real clock.
   const Clock* clock = nullptr;
@@ -48,8 +43,6 @@ std::unique_ptr<Controller> makeEndpointSliceMirroringController(Client& c, cons
 std::unique_ptr<Controller> makeGarbageCollector(Client& c, const ControllerOptions& o);
 std::unique_ptr<Controller> makeNamespaceController(Client& c, const ControllerOptions& o);
 std::unique_ptr<Controller> makeScheduler(Client& c, const ControllerOptions& o);
-// Registers the Node and keeps its status and heartbeat Lease fresh.
-std::unique_ptr<Controller> makeNodeController(Client& c, const ControllerOptions& o);
 // Creates the `default` ServiceAccount in every namespace.
 std::unique_ptr<Controller> makeServiceAccountController(Client& c, const ControllerOptions& o);
 

@@ -1,13 +1,12 @@
-// ControllerManager: kube-controller-manager, kube-scheduler and the kubelet's
-// node registration in one object, started and stopped together.
+// ControllerManager: kube-controller-manager and kube-scheduler in one object,
+// started and stopped together. The Node is the kubelet's (kubelet/node_status.h):
+// the scheduler places pods once it appears.
 #include "common/log.h"
 #include "controller/controller.h"
 
 namespace k1s {
 
 ControllerManager::ControllerManager(Client& c, ControllerOptions o) {
-  // The node first, so the scheduler finds it at once.
-  controllers_.push_back(makeNodeController(c, o));
   controllers_.push_back(makeServiceAccountController(c, o));
   controllers_.push_back(makeNamespaceController(c, o));
   controllers_.push_back(makeGarbageCollector(c, o));

@@ -1,7 +1,10 @@
-// The Kubelet's lifecycle: informers (pods bound to this node, and the
-// ConfigMaps, Secrets and Services pods consume), the work queue keyed by pod
-// uid with its workers, a 1 s relist tick (kubelet's PLEG period), re-adoption
-// of containers left running by a previous daemon, and the streaming routes.
+// The Kubelet's lifecycle: the host checks and the Node's registration, then
+// informers (pods bound to this node, and the ConfigMaps, Secrets and Services
+// pods consume) feeding the shared controller runner, whose work queue is keyed
+// by pod uid; each pod is synced again 1 s after its last sync (kubelet's PLEG
+// relist period) through the queue's delayed add; the Node's heartbeat is one
+// more key of that queue; re-adoption of containers left running by a previous
+// daemon; and the streaming routes.
 #include <unistd.h>
 
 #include <filesystem>
@@ -9,6 +12,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/meta.h"
+#include "kubelet/host_check.h"
 #include "kubelet/pod_http.h"
 #include "kubelet/pod_logs.h"
 #include "kubelet/pod_worker.h"
@@ -22,6 +26,13 @@ namespace k1s {
 namespace {
 constexpr const char* kComp = "kubelet";
 constexpr int kWorkers = 4;
+// kubelet's PLEG relist period: container exits and probe results show within it.
+constexpr auto kResync = std::chrono::seconds(1);
+// A failed pod sync is retried after 200 ms, doubling up to 30 s (the periodic resync above
+// still looks at a known pod every second).
+constexpr RetryBackoff kBackoff{std::chrono::milliseconds(200), std::chrono::seconds(30)};
+// The queue key of the Node's heartbeat; pod keys are uids, which never look like this.
+const std::string kNodeKey = "node";
 
 // The node name defaults to the host name, as kubelet's --hostname-override does.
 KubeletOptions withNodeName(KubeletOptions o) {
@@ -70,15 +81,16 @@ Kubelet::Impl::Impl(Client& c, KubeletOptions o)
       network(PodNetworkOptions{opts.bridge, opts.podCIDR, opts.clusterCIDR, opts.serviceCIDR, opts.runDir,
                                 opts.dataDir + "/ipam.json", opts.podEgress}),
       events(c, kComp, opts.nodeName),
-      informers(c),
-      pods(informers.use(*findResource("", "pods"), "", nodeSelector(opts.nodeName))),
-      configMaps(informers.use(*findResource("", "configmaps"))),
-      secrets(informers.use(*findResource("", "secrets"))),
-      services(informers.use(*findResource("", "services"))) {
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  nodeCpuMilli = (cpus > 0 ? cpus : 1) * 1000;
-  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  if (pages > 0 && page > 0) nodeMemoryBytes = (int64_t)pages * page;
+      runner(c, kComp, [this](const std::string& key) { key == kNodeKey ? syncNode() : sync(key); }, kWorkers,
+             Clock::real(), kBackoff),
+      queue(runner.queue()),
+      pods(runner.use(*findResource("", "pods"), "", nodeSelector(opts.nodeName))),
+      configMaps(runner.use(*findResource("", "configmaps"))),
+      secrets(runner.use(*findResource("", "secrets"))),
+      services(runner.use(*findResource("", "services"))) {
+  MachineResources m = machineResources();
+  nodeCpuMilli = m.cpus * 1000;
+  if (m.memoryBytes > 0) nodeMemoryBytes = m.memoryBytes;
 
   auto onPod = [this](const Json& p) {
     std::string uid = metaOf(p).value("uid", "");
@@ -89,47 +101,20 @@ Kubelet::Impl::Impl(Client& c, KubeletOptions o)
     }
     queue.add(uid);
   };
-  informers.on(pods, {onPod, [onPod](const Json&, const Json& p) { onPod(p); },
-                    [this](const Json& p) { queue.add(metaOf(p).value("uid", "")); }});
+  runner.on(pods, {onPod, [onPod](const Json&, const Json& p) { onPod(p); },
+                   [this](const Json& p) { queue.add(metaOf(p).value("uid", "")); }});
   // A changed ConfigMap or Secret refreshes the volumes of the pods of its namespace.
   auto touchNamespace = [this](const Json& o) {
     for (auto& p : pods.list(namespaceOf(o))) queue.add(metaOf(*p).value("uid", ""));
   };
   for (Informer* inf : {&configMaps, &secrets})
-    informers.on(*inf, {touchNamespace, [touchNamespace](const Json&, const Json& n) { touchNamespace(n); },
-                        touchNamespace});
+    runner.on(*inf, {touchNamespace, [touchNamespace](const Json&, const Json& n) { touchNamespace(n); },
+                     touchNamespace});
 }
 
-void Kubelet::Impl::workerLoop() {
-  std::string uid;
-  while (queue.get(uid)) {
-    try {
-      sync(uid);
-      queue.forget(uid);
-    } catch (const ApiError& e) {
-      if (e.code != 409) LOGW(kComp, "sync failed pod=" << uid << " err=" << e.what());
-      queue.addRateLimited(uid);
-    } catch (const std::exception& e) {
-      LOGW(kComp, "sync failed pod=" << uid << " err=" << e.what());
-      queue.addRateLimited(uid);
-    }
-    queue.done(uid);
-  }
-}
-
-void Kubelet::Impl::tickerLoop() {
-  while (!stopping) {
-    {
-      std::unique_lock<std::mutex> l(tickMu);
-      if (tickCv.wait_for(l, std::chrono::seconds(1), [this] { return stopping.load(); })) return;
-    }
-    std::vector<std::string> uids;
-    {
-      std::lock_guard<std::mutex> l(mu);
-      for (auto& [uid, _] : state) uids.push_back(uid);
-    }
-    for (auto& u : uids) queue.add(u);
-  }
+void Kubelet::Impl::syncNode() {
+  if (stopping) return;
+  queue.addAfter(kNodeKey, node->sync());  // a failure comes back with the runner's back-off instead
 }
 
 void Kubelet::Impl::sync(const std::string& uid) {
@@ -172,6 +157,9 @@ void Kubelet::Impl::sync(const std::string& uid) {
     std::lock_guard<std::mutex> l(mu);
     pr = (state[uid] = std::move(fresh)).get();
   }
+  // Known pods are looked at again within kResync even when nothing in the API changed: their
+  // containers may have exited. One pending entry per pod (the queue keeps the earlier time).
+  queue.addAfter(uid, kResync);
   Json pod = *obj;  // our copy: cached objects are immutable
   syncPod(*pr, pod);
 }
@@ -226,6 +214,20 @@ Kubelet::~Kubelet() { stop(); }
 void Kubelet::start() {
   auto& I = *impl_;
   if (I.started.exchange(true)) return;
+  // The Node first, so the scheduler can place pods as soon as possible; it carries what the
+  // host checks found (NetworkUnavailable, and Ready False when pods cannot run).
+  NodeStatusOptions no;
+  no.nodeName = I.opts.nodeName;
+  no.nodeIP = I.network.bridgeIP();
+  no.podCIDR = I.opts.podCIDR;
+  no.hostConditions = checkHost(I.opts.dataDir).conditions;
+  I.node = std::make_unique<NodeStatus>(I.client, I.events, no);
+  try {
+    I.node->registerNode();
+  } catch (const std::exception& e) {
+    LOGW(kComp, "node registration failed, will retry err=" << e.what());
+  }
+  I.queue.add(kNodeKey);  // the first heartbeat writes the Lease as soon as the workers run
   fs::create_directories(I.opts.dataDir + "/pods");
   fs::create_directories(I.opts.runDir + "/containers");
   I.network.init();
@@ -235,26 +237,17 @@ void Kubelet::start() {
   } catch (std::exception& e) {
     LOGW(kComp, "importing dropped image archives: " << e.what());
   }
-  if (!I.informers.start()) return;  // stopped before the caches filled
-  I.adoptAndCleanOrphans();
-  for (int i = 0; i < kWorkers; ++i) I.workers.emplace_back([&I] { I.workerLoop(); });
-  I.ticker = std::thread([&I] { I.tickerLoop(); });
+  // Re-adoption needs the full pod list and must be done before the first sync.
+  I.runner.start([&I] { I.adoptAndCleanOrphans(); });
+  if (I.stopping) return;  // stopped before the caches filled
   LOGI(kComp, "started node=" << I.opts.nodeName << " hostIP=" << I.hostIP);
 }
 
 void Kubelet::stop() {
   auto& I = *impl_;
   if (!I.started) return;
-  {
-    std::lock_guard<std::mutex> l(I.tickMu);  // so the ticker cannot miss the notify below
-    if (I.stopping.exchange(true)) return;
-  }
-  I.tickCv.notify_all();
-  I.informers.stop();  // no handler calls after this
-  I.queue.shutdown();
-  for (auto& t : I.workers)
-    if (t.joinable()) t.join();
-  if (I.ticker.joinable()) I.ticker.join();
+  if (I.stopping.exchange(true)) return;
+  I.runner.stop();  // no handler calls after this, and the workers are joined
   std::map<std::string, std::unique_ptr<PodRuntime>> st;
   {
     std::lock_guard<std::mutex> l(I.mu);

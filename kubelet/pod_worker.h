@@ -2,7 +2,6 @@
 // routes, re-adoption) and pod_worker.cpp (the per-pod sync). Not a public face.
 #pragma once
 #include <atomic>
-#include <condition_variable>
 #include <map>
 #include <optional>
 #include <memory>
@@ -12,12 +11,12 @@
 #include <thread>
 #include <vector>
 
+#include "common/controller_runner.h"
 #include "common/events.h"
 #include "common/informer.h"
-#include "common/informer_factory.h"
-#include "common/workqueue.h"
 #include "kubelet/images.h"
 #include "kubelet/kubelet.h"
+#include "kubelet/node_status.h"
 #include "kubelet/pod_probes.h"
 #include "kubelet/pod_spec.h"
 #include "kubelet/pod_status.h"
@@ -76,16 +75,17 @@ struct Kubelet::Impl {
   ImageStore images;
   PodNetworkManager network;
   EventRecorder events;
-  InformerSet informers;  // before the references into it
+  // The pod workers: informers -> queue of pod uids -> sync(uid), on the runtime the controllers
+  // use (no threads of the kubelet's own). Kubelet::stop() stops it first, joining the workers.
+  ControllerRunner runner;
+  WorkQueue& queue;
   Informer &pods, &configMaps, &secrets, &services;
-  WorkQueue queue{std::chrono::milliseconds(200), std::chrono::seconds(30)};
-  std::vector<std::thread> workers;
-  std::thread ticker;
-  std::mutex tickMu;
-  std::condition_variable tickCv;  // wakes the ticker at stop()
   std::atomic<bool> stopping{false}, started{false};
   std::string hostIP;
-  int64_t nodeCpuMilli = 1000, nodeMemoryBytes = 1LL << 30;
+  int64_t nodeCpuMilli = 1000, nodeMemoryBytes = 1LL << 30;  // the Node's allocatable (node_status.h)
+  // The Node, its status and Lease: made at start(), once the host checks ran; synced as the
+  // queue's kNodeKey, so the heartbeat needs no thread of its own.
+  std::unique_ptr<NodeStatus> node;
 
   std::mutex mu;  // guards the maps below (each PodRuntime is only touched by its key's worker)
   std::map<std::string, std::unique_ptr<PodRuntime>> state;        // by pod uid
@@ -94,8 +94,7 @@ struct Kubelet::Impl {
   RestartBackoff backoff;  // guarded by mu
 
   void sync(const std::string& uid);
-  void workerLoop();
-  void tickerLoop();
+  void syncNode();
   void adoptAndCleanOrphans();
 
   // pod_sandbox.cpp
