@@ -233,8 +233,11 @@ int rolloutUndo(Kubectl& k, const Target& t, const std::string& dryRun) {
     for (auto* key : skip)
       if (current.contains(key)) annotations[key] = current[key];
     const Json targetAnnotations = metaOf(target).value("annotations", Json::object());
-    for (auto& [key, v] : targetAnnotations.items())
-      if (std::none_of(std::begin(skip), std::end(skip), [&](const char* s) { return key == s; })) annotations[key] = v;
+    for (auto& item : targetAnnotations.items()) {
+      const std::string& key = item.key();  // (clang 14 cannot capture a structured binding)
+      if (std::none_of(std::begin(skip), std::end(skip), [&](const char* s) { return key == s; }))
+        annotations[key] = item.value();
+    }
     Json patch = Json::array({{{"op", "replace"}, {"path", "/spec/template"}, {"value", tmpl}},
                               {{"op", "replace"}, {"path", "/metadata/annotations"}, {"value", annotations}}});
     try {
