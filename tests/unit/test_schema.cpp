@@ -187,7 +187,9 @@ TEST_CASE("schema: every kind carries its GVK, and PATCH offers fieldValidation"
     // kubectl sends fieldValidation=Strict only when a PATCH operation for the
     // GVK lists the parameter (query_param_verifier_v3).
     bool patchHasParam = false;
-    for (auto& [p, item] : (*doc)["paths"].items()) {
+    for (auto& path : (*doc)["paths"].items()) {
+      const std::string& p = path.key();  // (clang 14 cannot capture a structured binding)
+      auto& item = path.value();
       if (!item.contains("patch")) continue;
       auto& g = item["patch"]["x-kubernetes-group-version-kind"];
       if (g["kind"] != r.kind || g["group"] != r.group) continue;

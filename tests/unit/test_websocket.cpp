@@ -415,7 +415,9 @@ TEST_CASE("websocket: sendInPlace frames bytes where they are, with the room bef
     for (size_t n : {size_t(0), size_t(100), size_t(126), size_t(70000)}) {
       CAPTURE(client);
       CAPTURE(n);
-      auto [a, b] = streamPair();
+      auto pair = streamPair();  // (not a structured binding: the reader thread's lambda captures b)
+      auto& a = pair.first;
+      auto& b = pair.second;
       Connection conn(std::move(a), client ? Connection::Role::Client : Connection::Role::Server, 1 << 20);
       std::string want = pattern(n, 9);
       std::vector<char> buf(kFrameHeadroom + n);
