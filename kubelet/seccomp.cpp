@@ -139,6 +139,16 @@ SeccompFilter::SeccompFilter(const Json& profile, uint64_t caps) {
   uint32_t def = action(profile.value("defaultAction", ""), profile.value("defaultErrnoRet", Json()), EPERM);
   ctx_ = seccomp_init(def);
   if (!ctx_) throw bad("cannot initialise a filter");
+  try {
+    addRules(profile, caps, def, defErrno);
+  } catch (...) {  // a constructor that throws gets no destructor call: the filter would leak
+    seccomp_release(ctx_);
+    ctx_ = nullptr;
+    throw;
+  }
+}
+
+void SeccompFilter::addRules(const Json& profile, uint64_t caps, uint32_t def, uint32_t defErrno) {
   // kube's allowPrivilegeEscalation, not libseccomp, decides no_new_privs.
   seccomp_attr_set(ctx_, SCMP_FLTATR_CTL_NNP, 0);
   for (auto& f : profile.value("flags", Json::array())) {

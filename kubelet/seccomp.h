@@ -48,6 +48,7 @@ class SeccompFilter {
   void load();  // throws std::runtime_error
 
  private:
+  void addRules(const Json& profile, uint64_t caps, uint32_t def, uint32_t defErrno);
   void* ctx_ = nullptr;  // scmp_filter_ctx, kept out of this header
 };
 
