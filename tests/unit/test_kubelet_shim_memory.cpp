@@ -13,6 +13,16 @@
 
 #include "kubelet/shim_memory.h"
 
+// clang says ASan through __has_feature, GCC through __SANITIZE_ADDRESS__.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define K1S_HAS_ASAN 1
+#endif
+#endif
+#ifndef K1S_HAS_ASAN
+#define K1S_HAS_ASAN 0
+#endif
+
 namespace {
 
 long rssKb() {
@@ -69,5 +79,8 @@ TEST_CASE("shim: releaseIdleMemory drops the libraries' pages and the process ke
   REQUIRE(sscanf(buf, "%ld %ld %d", &before, &after, &works) == 3);
   CHECK(works == 1);
   // OpenSSL, SQLite, ICU, libnl, libarchive and friends: several hundred KiB of relocated data.
+  // (Under ASan the process's RSS is mostly the sanitizer's shadow and allocator: not measured.)
+#if !defined(__SANITIZE_ADDRESS__) && !K1S_HAS_ASAN
   CHECK(before - after >= 300);
+#endif
 }
