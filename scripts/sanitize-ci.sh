@@ -32,7 +32,7 @@ reports() {  # dir
 
 run_address() {
   local dir=build-asan logs
-  scripts/sanitizer-build.sh "$dir" address k1s_unit_tests k1s
+  scripts/sanitizer-build.sh "$dir" address k1s_unit_tests k1s lab_images
   logs=$(realpath "$dir")/sanitizer-reports
   rm -rf "$logs" && mkdir -p "$logs"
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$logs/report"
