@@ -184,3 +184,36 @@ TEST_CASE("controller runner: a failed sync comes back after its back-off; a suc
   CHECK(runner.queue().retries("k") == 0);
   CHECK(calls == 3);
 }
+
+// The runner's on-demand workers: one at rest, a second when keys back up (up to N), none past N.
+TEST_CASE("controller runner: a backlog starts a second worker, never more than N") {
+  for (int n : {1, 2}) {
+    CAPTURE(n);
+    test::Api api;
+    std::mutex mu;
+    std::condition_variable cv;
+    int running = 0, most = 0, done = 0;
+    ControllerRunner runner(
+        *api.reg, "test-runner",
+        [&](const std::string&) {
+          std::unique_lock<std::mutex> l(mu);
+          most = std::max(most, ++running);
+          cv.notify_all();
+          // Holds its key until another sync runs beside it (or, with one worker, briefly gives up).
+          cv.wait_for(l, n > 1 ? 10s : 50ms, [&] { return most > 1; });
+          --running;
+          ++done;
+          cv.notify_all();
+        },
+        n);
+    runner.queue().add("a");
+    runner.queue().add("b");  // queued before the first worker exists: a backlog at once
+    runner.start();
+    {
+      std::unique_lock<std::mutex> l(mu);
+      CHECK(cv.wait_for(l, 10s, [&] { return done == 2; }));
+    }
+    runner.stop();  // returns only once the extra worker left
+    CHECK(most == n);
+  }
+}
